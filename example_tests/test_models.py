@@ -1,0 +1,17 @@
+"""Latency and throughput of the pipeline's models on the backend the run asks for."""
+import pytest
+import torch
+from models import MODELS
+
+BATCH_SIZES = (1, 4, 16)
+
+
+@pytest.mark.aotperf(metrics={"compile_s": "50%"})
+@pytest.mark.parametrize("batch_size", BATCH_SIZES)
+@pytest.mark.parametrize("model_name", sorted(MODELS))
+def test_model(model_name, batch_size, aot_backend, aot_compile, aot_perf):
+    module, make_inputs = MODELS[model_name](aot_backend.device)
+    with torch.no_grad():
+        compiled = aot_compile(module, make_inputs(batch_size), batch_sizes=[batch_size])
+        latency = aot_perf.measure(compiled, *make_inputs(batch_size))
+    aot_perf.record("throughput", batch_size / latency.value, unit="samples/s", better="higher")

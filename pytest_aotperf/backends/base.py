@@ -1,0 +1,86 @@
+"""The one small interface every backend implements."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple
+
+
+class BackendUnsupported(Exception):
+    """The backend cannot do what the test asks (the test is skipped with this reason)."""
+
+
+@dataclass(frozen=True)
+class StatMetric:
+    """A compile statistic to record as a metric: `compile_s`, `graphs`, `capture_s`, ..."""
+
+    name: str
+    value: float
+    unit: str
+    kind: str = "value"
+    better: str = "lower"
+
+
+@dataclass(frozen=True)
+class CompileStats:
+    """What compiling cost and produced. `metrics` are recorded on the test's recorder."""
+
+    metrics: Tuple[StatMetric, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def value(self, name: str) -> Optional[float]:
+        return next((m.value for m in self.metrics if m.name == name), None)
+
+
+class CompiledModel:
+    """A compiled module, callable like the module, with its compile statistics."""
+
+    def __init__(self, call: Callable[..., Any], stats: CompileStats, *, module: Any = None,
+                 live_stats: Optional[Callable[[], CompileStats]] = None) -> None:
+        self._call = call
+        self._stats = stats
+        self._live_stats = live_stats
+        self.module = module
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(*args, **kwargs)
+
+    @property
+    def stats(self) -> CompileStats:
+        """Statistics now: backends with run-time counters (replays, padded calls) report them live."""
+        return self._live_stats() if self._live_stats else self._stats
+
+
+class Backend(ABC):
+    """A way to build a compiled model. Subclasses set `name` and implement `compile`."""
+
+    name: str = ""
+
+    def unavailable_reason(self) -> Optional[str]:
+        """Why this machine cannot run the backend, or None when it can."""
+        return None
+
+    @property
+    def device(self) -> str:
+        """The torch device string models and inputs belong on: "cuda" or "cpu"."""
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def default_batch_sizes(self, example_inputs: Sequence[Any]) -> Tuple[int, ...]:
+        """Batch sizes to compile for when the test names none: the example's own."""
+        from .inputs import batch_size_of
+
+        return (batch_size_of(example_inputs),)
+
+    @abstractmethod
+    def compile(self, module: Any, example_inputs: Sequence[Any], batch_sizes: Sequence[int],
+                **options: Any) -> CompiledModel:
+        """Compile `module` for `example_inputs` and every batch size in `batch_sizes`."""
+
+    def llm(self, model: str, recorder: Any, **options: Any) -> Any:
+        """An LLM runner for `model` (see the vllm backend); other backends do not run LLMs yet."""
+        raise BackendUnsupported(f"aot_llm is not supported by the {self.name!r} backend yet")
+
+    def close(self) -> None:
+        """Release what the backend holds at the end of the session."""

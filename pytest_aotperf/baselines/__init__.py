@@ -1,0 +1,1 @@
+"""Baselines: the stored form of metrics, and their JSON files."""

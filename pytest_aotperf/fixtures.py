@@ -1,0 +1,98 @@
+"""The fixtures tests use: aot_perf, aot_backend, aot_compile, aot_llm."""
+from __future__ import annotations
+
+from typing import Any, Callable, List, Optional, Sequence
+
+import pytest
+
+from .backends import Backend, BackendUnsupported, CompiledModel
+from .measure.memory import MemoryMonitor
+from .measure.timing import Timer, timer_for
+from .recorder import PerfRecorder
+from .session import NO_BACKEND
+from .stash import COMPILED_KEY, RECORDER_KEY, SPEC_KEY, session_of
+
+
+def backend_name(item: pytest.Item) -> str:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("aot_backend", NO_BACKEND) if callspec else NO_BACKEND
+
+
+@pytest.fixture
+def aot_backend(request: pytest.FixtureRequest) -> Backend:
+    """The backend of this parametrization; skips the test where the machine cannot run it."""
+    name = getattr(request, "param", None)
+    if name is None:
+        raise pytest.UsageError(f"{request.node.nodeid}: aot_backend is parametrized by --aot-backend; "
+                                "do not request it from a fixture outside the test")
+    spec = request.node.stash[SPEC_KEY]
+    if spec.backends is not None and name not in spec.backends:
+        pytest.skip(f"runs only on backend(s) {', '.join(spec.backends)} (@pytest.mark.aotperf(backends=...))")
+    backend = session_of(request.config).backend(name)
+    reason = backend.unavailable_reason()
+    if reason:
+        pytest.skip(f"backend {name}: {reason}")
+    return backend
+
+
+@pytest.fixture
+def aot_device(request: pytest.FixtureRequest) -> str:
+    """The device this test measures on: its backend's, else "cuda" when there is one."""
+    name = backend_name(request.node)
+    return session_of(request.config).backend(name).device if name != NO_BACKEND else _default_device()
+
+
+@pytest.fixture
+def aot_timer(aot_device: str) -> Timer:
+    """The timer behind `aot_perf.measure`; override this fixture to inject a clock."""
+    return timer_for(aot_device)
+
+
+@pytest.fixture
+def aot_perf(request: pytest.FixtureRequest, aot_device: str, aot_timer: Timer) -> PerfRecorder:
+    """The per-test recorder: `measure(fn, ...)` times, `record(name, value, ...)` stores."""
+    memory = MemoryMonitor(use_cuda=aot_device.startswith("cuda"))
+    recorder = PerfRecorder(request.node.nodeid, aot_device, aot_timer,
+                            session_of(request.config).settings.plan, memory)
+    memory.start()
+    request.node.stash[RECORDER_KEY] = recorder
+    return recorder
+
+
+@pytest.fixture
+def aot_compile(aot_backend: Backend, aot_perf: PerfRecorder, request: pytest.FixtureRequest) -> Callable[..., CompiledModel]:
+    """`aot_compile(module, example_inputs, batch_sizes=None, **options)`: the module compiled by this backend."""
+    compiled: List[CompiledModel] = request.node.stash.setdefault(COMPILED_KEY, [])
+
+    def compile_module(module: Any, example_inputs: Sequence[Any], batch_sizes: Optional[Sequence[int]] = None,
+                       **options: Any) -> CompiledModel:
+        inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
+        sizes = tuple(batch_sizes) if batch_sizes else aot_backend.default_batch_sizes(inputs)
+        try:
+            model = aot_backend.compile(module, inputs, sizes, **options)
+        except BackendUnsupported as reason:
+            pytest.skip(str(reason))
+        compiled.append(model)
+        return model
+
+    return compile_module
+
+
+@pytest.fixture
+def aot_llm(aot_backend: Backend, aot_perf: PerfRecorder, request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """`aot_llm(model, **options)`: an LLM runner on this backend (options from the marker, then the call)."""
+    marker_options = request.node.stash[SPEC_KEY].llm_options
+
+    def llm(model: str, **options: Any) -> Any:
+        try:
+            return aot_backend.llm(model, recorder=aot_perf, **{**marker_options, **options})
+        except BackendUnsupported as reason:
+            pytest.skip(str(reason))
+
+    return llm
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,116 @@
+"""Build and tear down vLLM engines, one at a time, and what their start cost."""
+from __future__ import annotations
+
+import gc
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional
+
+from . import buildlog
+from .logtap import ChildOutputTap
+from .options import EngineOptions, engine_options, installed_release
+from .specs import ModelSpec, resolve_model
+
+
+class EngineStartError(RuntimeError):
+    """vLLM could not start an engine; the message carries vLLM's own cause."""
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What starting the engine cost, as measured here and as vLLM reported it."""
+
+    build_s: float
+    worker: Mapping[str, Any]
+    """The worker's own figures (see probe.WorkerProbe.aotperf_report)."""
+    graph_capture: Optional[buildlog.GraphCapture]
+
+
+class Engine:
+    """A running `vllm.LLM`, its model, the options it was built with and its build report."""
+
+    def __init__(self, llm: Any, spec: ModelSpec, options: EngineOptions, report: BuildReport,
+                 effective_config: Mapping[str, Any], tap: ChildOutputTap) -> None:
+        self.llm = llm
+        self.spec = spec
+        self.options = options
+        self.report = report
+        self.effective_config = effective_config
+        self.tap = tap
+
+    def shutdown(self) -> None:
+        """Stop the engine core (its child processes exit and give their memory back)."""
+        if self.llm is not None:
+            self.llm.llm_engine.engine_core.shutdown()
+            self.llm = None
+            gc.collect()
+
+
+def cache_key(model: str, options: Mapping[str, Any]) -> str:
+    """Equal for requests that can share one engine: same model, same options."""
+    return json.dumps({"model": model, "options": options}, sort_keys=True, default=repr)
+
+
+def build_engine(model: str, options: Mapping[str, Any], device: str) -> Engine:
+    """Start an engine for `model` with `options`; raise EngineStartError with vLLM's cause if it fails."""
+    spec = resolve_model(model)
+    release = installed_release()
+    resolved = engine_options(options, release, model_path=spec.path, device=device)
+    from vllm import LLM
+
+    tap = ChildOutputTap()
+    start = time.perf_counter()
+    try:
+        with tap:
+            llm = LLM(**resolved.kwargs)
+    except Exception as error:
+        gc.collect()
+        cause = buildlog.failure_cause(tap.lines())
+        reported = f"; the engine reported: {cause}" if cause and cause not in str(error) else ""
+        raise EngineStartError(f"vLLM {release.version} could not start an engine for {model!r}: "
+                               f"{type(error).__name__}: {error}{reported}") from error
+    build_s = time.perf_counter() - start
+    worker = llm.collective_rpc("aotperf_report")[0]
+    report = BuildReport(build_s=build_s, worker=worker, graph_capture=buildlog.graph_capture(tap.lines()))
+    return Engine(llm, spec, resolved, report, effective_config(release.version, device, resolved, worker), tap)
+
+
+def effective_config(version: str, device: str, options: EngineOptions,
+                     worker: Mapping[str, Any]) -> Dict[str, Any]:
+    """The configuration a baseline stores: the options passed to vllm.LLM and what vLLM made of them."""
+    return {
+        "vllm_version": version,
+        "device": device,
+        "llm_kwargs": json.loads(json.dumps(dict(options.kwargs), sort_keys=True, default=repr)),
+        "renamed_options": [list(pair) for pair in options.renamed],
+        "compilation_mode": worker["compilation_mode"],
+        "cudagraph_mode": worker["cudagraph_mode"],
+        "cudagraph_capture_sizes": worker["cudagraph_capture_sizes"],
+    }
+
+
+class EngineCache:
+    """Holds at most one engine: same model and options share it, another request replaces it."""
+
+    def __init__(self, device: str) -> None:
+        self._device = device
+        self._key: Optional[str] = None
+        self._engine: Optional[Engine] = None
+        self.builds = 0
+
+    def get(self, model: str, options: Mapping[str, Any]) -> tuple[Engine, bool]:
+        """The engine for `model` and `options`, and whether this call built it."""
+        key = cache_key(model, options)
+        if self._engine is not None and key == self._key:
+            return self._engine, False
+        self.close()
+        self._engine = build_engine(model, options, self._device)
+        self._key = key
+        self.builds += 1
+        return self._engine, True
+
+    def close(self) -> None:
+        engine, self._engine, self._key = self._engine, None, None
+        if engine is not None:
+            engine.shutdown()

@@ -1,0 +1,1 @@
+"""Measurement: timers, memory probes, GPU health readings and statistics."""

@@ -1,0 +1,112 @@
+"""Timers and the sampling loop: warm-up, then a sample count sized from a time budget."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, List, Optional, Protocol
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    """How to sample: warm-up and sample bounds (overridable per call and by option)."""
+
+    warmup_s: float = 0.05
+    min_warmup: int = 3
+    min_samples: int = 20
+    max_samples: int = 1000
+    max_time_s: float = 1.0
+    flush_l2: bool = False
+
+    def sample_count(self, estimate_s: float) -> int:
+        """As many samples as fit the time budget, within [min_samples, max_samples]."""
+        fitting = math.floor(self.max_time_s / estimate_s) if estimate_s > 0 else self.max_samples
+        return max(self.min_samples, min(self.max_samples, fitting))
+
+
+class Timer(Protocol):
+    """Times `fn` once per sample; returns seconds per call. Injectable for exact tests."""
+
+    def time_calls(self, fn: Callable[[], Any], count: int,
+                   between: Optional[Callable[[], Any]] = None) -> List[float]: ...
+
+
+class CpuTimer:
+    """Host clock (`perf_counter_ns`) around each call: right for synchronous devices."""
+
+    def __init__(self, clock_ns: Callable[[], int] = time.perf_counter_ns) -> None:
+        self._clock_ns = clock_ns
+
+    def time_calls(self, fn, count, between=None):
+        clock = self._clock_ns
+        elapsed = [0] * count
+        for i in range(count):
+            if between is not None:
+                between()
+            start = clock()
+            fn()
+            elapsed[i] = clock() - start
+        return [ns * 1e-9 for ns in elapsed]
+
+
+class CudaEventTimer:
+    """CUDA events around each call on the current stream, one synchronisation at the end."""
+
+    def time_calls(self, fn, count, between=None):
+        import torch
+
+        starts = [torch.cuda.Event(enable_timing=True) for _ in range(count)]
+        ends = [torch.cuda.Event(enable_timing=True) for _ in range(count)]
+        stream = torch.cuda.current_stream()
+        for i in range(count):
+            if between is not None:
+                between()
+            starts[i].record(stream)
+            fn()
+            ends[i].record(stream)
+        torch.cuda.synchronize()
+        return [s.elapsed_time(e) * 1e-3 for s, e in zip(starts, ends)]
+
+
+def timer_for(device: str) -> Timer:
+    return CudaEventTimer() if device.startswith("cuda") else CpuTimer()
+
+
+class L2Flusher:
+    """Overwrites a buffer larger than the L2 cache between samples, as triton's do_bench does."""
+
+    BYTES = 256 * 1024 * 1024
+
+    def __init__(self, device: str) -> None:
+        import torch
+
+        self._buffer = torch.empty(self.BYTES // 4, dtype=torch.int32, device=device)
+
+    def __call__(self) -> None:
+        self._buffer.zero_()
+
+
+@dataclass(frozen=True)
+class Sampled:
+    samples: List[float]
+    graphs_compiled: int
+    """Graphs torch.compile produced while the samples were taken (a recompilation), not in warm-up."""
+
+
+def sample(fn: Callable[[], Any], timer: Timer, plan: SamplingPlan,
+           between: Optional[Callable[[], Any]] = None,
+           graph_count: Callable[[], int] = lambda: 0) -> Sampled:
+    """Warm `fn` up for `plan.warmup_s` (at least `min_warmup` calls), then time it.
+
+    The warm-up keeps compilation, autotuning and allocator growth out of the samples and
+    gives the per-call estimate that sizes the sample count to the time budget.
+    """
+    warmup_times: List[float] = []
+    while len(warmup_times) < plan.min_warmup or sum(warmup_times) < plan.warmup_s:
+        warmup_times.extend(timer.time_calls(fn, 1, between))
+        if len(warmup_times) >= plan.max_samples:
+            break
+    estimate = sorted(warmup_times)[len(warmup_times) // 2]
+    graphs_before = graph_count()
+    samples = timer.time_calls(fn, plan.sample_count(estimate), between)
+    return Sampled(samples, graph_count() - graphs_before)

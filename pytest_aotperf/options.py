@@ -1,0 +1,154 @@
+"""Command-line and ini options, declared once; resolved into one immutable Settings."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Tuple
+
+import pytest
+
+from .backends import KNOWN_BACKENDS
+from .measure.timing import SamplingPlan
+from .units import QuantityError, parse_percent
+
+DEFAULT_BACKENDS = "eager"
+
+
+def parse_backends(text: str) -> Tuple[str, ...]:
+    names = tuple(n.strip() for n in str(text).split(",") if n.strip())
+    unknown = [n for n in names if n not in KNOWN_BACKENDS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown backend {', '.join(map(repr, unknown)) or '(none given)'}; known backends: {', '.join(KNOWN_BACKENDS)}")
+    return tuple(dict.fromkeys(names))
+
+
+def parse_tolerance(text: str) -> float:
+    try:
+        return parse_percent(text)
+    except QuantityError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    help: str
+    default: Any = None
+    parse: Optional[Callable[[str], Any]] = None
+    flag: bool = False
+    metavar: Optional[str] = None
+
+    @property
+    def ini(self) -> str:
+        return self.name.lstrip("-").replace("-", "_")
+
+
+OPTIONS = (
+    Option("--aot-backend", "backends to run, comma-separated: " + ", ".join(KNOWN_BACKENDS), DEFAULT_BACKENDS,
+           parse_backends, metavar="NAME[,NAME...]"),
+    Option("--aot-baseline-dir", "where baselines are stored (relative paths from the rootdir)", "baselines",
+           metavar="DIR"),
+    Option("--aot-update-baselines", "refresh mode: measure and write baselines; regressions are reported, not failed",
+           False, flag=True),
+    Option("--aot-force-update", "with --aot-update-baselines: rewrite every measured metric, changed or not",
+           False, flag=True),
+    Option("--aot-tolerance", "allowed slowdown of timing and other metrics", "10%", parse_tolerance, metavar="PCT"),
+    Option("--aot-memory-tolerance", "allowed growth of memory metrics", "5%", parse_tolerance, metavar="PCT"),
+    Option("--aot-duration-tolerance", "allowed slowdown of one-shot timings (compile_s, capture_s)", "25%",
+           parse_tolerance, metavar="PCT"),
+    Option("--aot-report", "write the whole run as JSON to PATH", None, metavar="PATH"),
+    Option("--aot-strict", "a measured test with no baseline fails", False, flag=True),
+    Option("--aot-fail-on-improvement", "an improvement beyond the tolerance fails (stale baseline)", False, flag=True),
+    Option("--aot-machine", "machine key for baselines (default: a slug of the device)", None, metavar="KEY"),
+    Option("--aot-min-samples", "fewest timed samples per measurement", 20, _positive(int), metavar="N"),
+    Option("--aot-max-time", "time budget of one measurement's samples, in seconds", 1.0, _positive(float),
+           metavar="SECONDS"),
+    Option("--aot-warmup", "warm-up time before sampling, in seconds", 0.05, _positive(float), metavar="SECONDS"),
+    Option("--aot-flush-l2", "flush the GPU's L2 cache between samples (as triton's do_bench)", False, flag=True),
+    Option("--aot-prior-runs", "reports of earlier runs to record with this one (used by aotperf refresh --runs)",
+           "", metavar="REPORT[,REPORT...]"),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("aotperf", "performance baselines of compiled models (pytest-aotperf)")
+    for option in OPTIONS:
+        if option.flag:
+            group.addoption(option.name, action="store_true", default=None, help=option.help)
+            parser.addini(option.ini, option.help, type="bool", default=option.default)
+        else:
+            group.addoption(option.name, metavar=option.metavar, type=option.parse, default=None,
+                            help=f"{option.help} (default: {option.default})")
+            parser.addini(option.ini, option.help, default=str(option.default) if option.default is not None else None)
+
+
+@dataclass(frozen=True)
+class Settings:
+    backends: Tuple[str, ...]
+    baseline_dir: Path
+    update: bool
+    force_update: bool
+    tolerance: float
+    memory_tolerance: float
+    duration_tolerance: float
+    report: Optional[Path]
+    strict: bool
+    fail_on_improvement: bool
+    machine: Optional[str]
+    plan: SamplingPlan
+    prior_runs: Tuple[Path, ...]
+
+    def default_tolerance(self, kind: str) -> float:
+        return {"memory": self.memory_tolerance, "duration": self.duration_tolerance}.get(kind, self.tolerance)
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Command line first, then the ini file, then the defaults; bad ini values are usage errors."""
+    values = {option.ini: _value(config, option) for option in OPTIONS}
+    root = Path(config.rootpath)
+    report = values["aot_report"]
+    return Settings(
+        backends=values["aot_backend"],
+        baseline_dir=root / values["aot_baseline_dir"],
+        update=bool(values["aot_update_baselines"]),
+        force_update=bool(values["aot_force_update"]),
+        tolerance=values["aot_tolerance"],
+        memory_tolerance=values["aot_memory_tolerance"],
+        duration_tolerance=values["aot_duration_tolerance"],
+        report=Path(report) if report else None,
+        strict=bool(values["aot_strict"]),
+        fail_on_improvement=bool(values["aot_fail_on_improvement"]),
+        machine=values["aot_machine"] or None,
+        plan=SamplingPlan(warmup_s=values["aot_warmup"], min_samples=values["aot_min_samples"],
+                          max_samples=max(1000, values["aot_min_samples"]), max_time_s=values["aot_max_time"],
+                          flush_l2=bool(values["aot_flush_l2"])),
+        prior_runs=tuple(Path(p) for p in str(values["aot_prior_runs"]).split(",") if p),
+    )
+
+
+def _value(config: pytest.Config, option: Option) -> Any:
+    from_cli = config.getoption(option.name)
+    if from_cli is not None:
+        return from_cli
+    raw = config.getini(option.ini)
+    if option.flag or option.parse is None or raw is None:
+        return raw
+    try:
+        return option.parse(str(raw))
+    except argparse.ArgumentTypeError as error:
+        raise pytest.UsageError(f"ini option {option.ini} = {raw!r}: {error}") from None

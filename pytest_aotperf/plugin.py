@@ -1,0 +1,116 @@
+"""pytest hooks: options, parametrization by backend, judging each test, baselines and reports."""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import pytest
+
+from .baselines.storage import BaselineError, machines_with_baselines
+from .fixtures import aot_backend, aot_compile, aot_device, aot_llm, aot_perf, aot_timer, backend_name  # noqa: F401
+from .marks import MARKER_HELP, marker_spec
+from .options import add_options, read_settings
+from .report import (load_report, render_table, report_json, run_values, table_rows, unavailable_lines,
+                     write_report)
+from .session import AotPerfSession, TestId
+from .stash import COMPILED_KEY, RECORDER_KEY, SESSION_KEY, SPEC_KEY, session_of
+
+MEASURING_FIXTURES = ("aot_perf", "aot_compile", "aot_llm")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from .environment import collect_environment, machine_key
+
+    config = session.config
+    settings = read_settings(config)
+    try:
+        prior = run_values(load_report(path) for path in settings.prior_runs)
+    except ValueError as error:
+        raise pytest.UsageError(f"--aot-prior-runs: {error}") from None
+    config.stash[SESSION_KEY] = AotPerfSession(settings, settings.machine or machine_key(),
+                                                collect_environment(config.rootpath), prior)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "aot_backend" in metafunc.fixturenames:
+        backends = session_of(metafunc.config).settings.backends
+        metafunc.parametrize("aot_backend", backends, indirect=True, ids=list(backends))
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: List[pytest.Item]) -> None:
+    aot = session_of(config)
+    for item in items:
+        item.stash[SPEC_KEY] = marker_spec(item)
+        if any(name in getattr(item, "fixturenames", ()) for name in MEASURING_FIXTURES):
+            test = TestId.of(item, backend_name(item))
+            try:
+                aot.store.entries(test.backend, test.module)
+            except BaselineError as error:
+                raise pytest.UsageError(f"aotperf: baseline file {error}") from None
+
+
+def pytest_report_header(config: pytest.Config) -> List[str]:
+    aot = config.stash.get(SESSION_KEY, None)
+    if aot is None:
+        return []
+    mode = "refresh (writing baselines)" if aot.settings.update else "check"
+    return [f"aotperf: backends {', '.join(aot.settings.backends)}; machine {aot.machine}; "
+            f"baselines {aot.settings.baseline_dir}; mode {mode}"]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    report = yield
+    recorder = item.stash.get(RECORDER_KEY, None)
+    if call.when != "call" or recorder is None or not report.passed:
+        return report
+    config: Dict[str, Any] = {}
+    for index, model in enumerate(item.stash.get(COMPILED_KEY, [])):
+        suffix = f"_{index + 1}" if index else ""
+        for stat in model.stats.metrics:
+            recorder.record(stat.name + suffix, stat.value, unit=stat.unit, better=stat.better, kind=stat.kind)
+        config[f"compile{suffix}"] = dict(model.stats.details)
+    config.update(recorder.config)
+    aot = session_of(item.config)
+    result = aot.judge_test(TestId.of(item, backend_name(item)), recorder.finish(), item.stash[SPEC_KEY], config)
+    if result.failures:
+        report.outcome = "failed"
+        report.longrepr = "aotperf: " + "\naotperf: ".join(result.failures)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    aot = session.config.stash.get(SESSION_KEY, None)
+    if aot is None:
+        return
+    aot.close_backends()
+    if aot.settings.update and exitstatus != pytest.ExitCode.INTERRUPTED:
+        aot.write_baselines()
+    if aot.settings.report:
+        settings = {key: str(value) for key, value in vars(aot.settings).items()}
+        write_report(aot.settings.report, report_json(aot.results, aot.environment, aot.machine, settings, aot.written))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    aot = config.stash.get(SESSION_KEY, None)
+    if aot is None or not aot.results:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("aotperf")
+    for line in render_table(table_rows(aot.results)) + unavailable_lines(aot.results):
+        write(line)
+    others = [m for m in machines_with_baselines(aot.settings.baseline_dir) if m != aot.machine]
+    if aot.machine not in machines_with_baselines(aot.settings.baseline_dir) and not aot.written:
+        write(f"no baselines for machine {aot.machine!r} in {aot.settings.baseline_dir}; "
+              f"machines with baselines: {', '.join(others) or 'none'}. Record them with `aotperf refresh`.")
+    for path in aot.written:
+        write(f"baseline written: {path}")
+    if aot.settings.report:
+        write(f"report: {aot.settings.report}")
