@@ -10,7 +10,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .baselines.refresh import KEPT
 from .baselines.storage import BaselineError, baseline_files, load_file
-from .report import load_report, render_table
+from .reporting.json_report import load_report
+from .reporting.terminal import render_table
 from .units import format_quantity
 
 PYTEST_TEST_FAILURES = 1

@@ -9,8 +9,8 @@ from .baselines.storage import BaselineError, machines_with_baselines
 from .fixtures import aot_backend, aot_compile, aot_device, aot_llm, aot_perf, aot_timer, backend_name  # noqa: F401
 from .marks import MARKER_HELP, marker_spec
 from .options import add_options, read_settings
-from .report import (load_report, render_table, report_json, run_values, table_rows, unavailable_lines,
-                     write_report)
+from .reporting.json_report import load_report, report_json, run_values, write_report
+from .reporting.terminal import render_table, table_rows, unavailable_lines
 from .session import AotPerfSession, TestId
 from .stash import COMPILED_KEY, RECORDER_KEY, SESSION_KEY, SPEC_KEY, session_of
 

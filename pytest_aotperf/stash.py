@@ -1,21 +1,20 @@
 """Keys for the state aotperf keeps on pytest's config and items."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List
+from typing import List
 
 import pytest
 
-if TYPE_CHECKING:
-    from .backends import CompiledModel
-    from .marks import MarkerSpec
-    from .recorder import PerfRecorder
-    from .session import AotPerfSession
+from .backends import CompiledModel
+from .marks import MarkerSpec
+from .recorder import PerfRecorder
+from .session import AotPerfSession
 
-SESSION_KEY = pytest.StashKey["AotPerfSession"]()
-RECORDER_KEY = pytest.StashKey["PerfRecorder"]()
-SPEC_KEY = pytest.StashKey["MarkerSpec"]()
-COMPILED_KEY = pytest.StashKey[List["CompiledModel"]]()
+SESSION_KEY = pytest.StashKey[AotPerfSession]()
+RECORDER_KEY = pytest.StashKey[PerfRecorder]()
+SPEC_KEY = pytest.StashKey[MarkerSpec]()
+COMPILED_KEY = pytest.StashKey[List[CompiledModel]]()
 
 
-def session_of(config: pytest.Config) -> "AotPerfSession":
+def session_of(config: pytest.Config) -> AotPerfSession:
     return config.stash[SESSION_KEY]

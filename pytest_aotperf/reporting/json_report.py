@@ -1,18 +1,16 @@
-"""What a run tells people: the terminal table and the JSON report."""
+"""The JSON report of a run (--aot-report): every metric, its statistics, baseline and verdict."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, Iterable, Mapping, Sequence, Tuple
 
-from .baselines.storage import write_atomic
-from .compare import Verdict
-from .results import Metric
-from .session import TestResult
-from .units import format_quantity
+from ..baselines.storage import write_atomic
+from ..compare import Verdict
+from ..results import Metric
+from ..session import TestResult
 
 REPORT_SCHEMA = "pytest-aotperf/report/1"
-TABLE_HEADER = ("test", "backend", "metric", "baseline", "current", "change", "verdict")
 
 
 def metric_json(metric: Metric) -> Dict[str, Any]:
@@ -89,39 +87,3 @@ def run_values(reports: Iterable[Mapping[str, Any]]) -> Dict[Tuple[str, str], Tu
                     key = (test["nodeid"], name)
                     values[key] = values.get(key, ()) + (float(metric["value"]),)
     return values
-
-
-def change_text(verdict: Verdict) -> str:
-    return f"{verdict.change:+.1%}" if verdict.change is not None else ""
-
-
-def table_rows(results: Sequence[TestResult]) -> List[Tuple[str, ...]]:
-    rows = []
-    for result in results:
-        for verdict in result.verdicts:
-            if verdict.current is None:
-                continue
-            status = verdict.status + (f" ({', '.join(verdict.flags)})" if verdict.flags else "")
-            rows.append((
-                result.test.name, result.test.backend, verdict.metric,
-                format_quantity(verdict.baseline, verdict.unit) if verdict.baseline is not None else "-",
-                format_quantity(verdict.current, verdict.unit) if verdict.current is not None else "unavailable",
-                change_text(verdict), status,
-            ))
-    return rows
-
-
-def unavailable_lines(results: Sequence[TestResult]) -> List[str]:
-    """One line per metric this machine could not measure, with the reason (not one per test)."""
-    reasons: Dict[str, str] = {}
-    for result in results:
-        for metric in result.metrics:
-            if not metric.available:
-                reasons.setdefault(metric.name, metric.unavailable or "")
-    return [f"unavailable: {name}: {reason}" for name, reason in sorted(reasons.items())]
-
-
-def render_table(rows: Sequence[Tuple[str, ...]], header: Tuple[str, ...] = TABLE_HEADER) -> List[str]:
-    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    return [line(header), line(["-" * w for w in widths]), *map(line, rows)]

@@ -1,0 +1,46 @@
+"""The table of every measured test, as the terminal summary and `aotperf` commands print it."""
+from __future__ import annotations
+
+from typing import Dict, List, Sequence, Tuple
+
+from ..compare import Verdict
+from ..session import TestResult
+from ..units import format_quantity
+
+TABLE_HEADER = ("test", "backend", "metric", "baseline", "current", "change", "verdict")
+
+
+def change_text(verdict: Verdict) -> str:
+    return f"{verdict.change:+.1%}" if verdict.change is not None else ""
+
+
+def table_rows(results: Sequence[TestResult]) -> List[Tuple[str, ...]]:
+    rows = []
+    for result in results:
+        for verdict in result.verdicts:
+            if verdict.current is None:
+                continue
+            status = verdict.status + (f" ({', '.join(verdict.flags)})" if verdict.flags else "")
+            rows.append((
+                result.test.name, result.test.backend, verdict.metric,
+                format_quantity(verdict.baseline, verdict.unit) if verdict.baseline is not None else "-",
+                format_quantity(verdict.current, verdict.unit) if verdict.current is not None else "unavailable",
+                change_text(verdict), status,
+            ))
+    return rows
+
+
+def unavailable_lines(results: Sequence[TestResult]) -> List[str]:
+    """One line per metric this machine could not measure, with the reason (not one per test)."""
+    reasons: Dict[str, str] = {}
+    for result in results:
+        for metric in result.metrics:
+            if not metric.available:
+                reasons.setdefault(metric.name, metric.unavailable or "")
+    return [f"unavailable: {name}: {reason}" for name, reason in sorted(reasons.items())]
+
+
+def render_table(rows: Sequence[Tuple[str, ...]], header: Tuple[str, ...] = TABLE_HEADER) -> List[str]:
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return [line(header), line(["-" * w for w in widths]), *map(line, rows)]
