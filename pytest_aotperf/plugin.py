@@ -11,7 +11,7 @@ from .marks import MARKER_HELP, marker_spec
 from .options import add_options, read_settings
 from .reporting.json_report import load_report, report_json, run_values, write_report
 from .reporting.terminal import render_table, table_rows, unavailable_lines
-from .session import AotPerfSession, TestId
+from .session import AotPerfSession, PerfTestId
 from .stash import COMPILED_KEY, RECORDER_KEY, SESSION_KEY, SPEC_KEY, session_of
 
 MEASURING_FIXTURES = ("aot_perf", "aot_compile", "aot_llm")
@@ -49,7 +49,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     for item in items:
         item.stash[SPEC_KEY] = marker_spec(item)
         if any(name in getattr(item, "fixturenames", ()) for name in MEASURING_FIXTURES):
-            test = TestId.of(item, backend_name(item))
+            test = PerfTestId.of(item, backend_name(item))
             try:
                 aot.store.entries(test.backend, test.module)
             except BaselineError as error:
@@ -79,7 +79,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         config[f"compile{suffix}"] = dict(model.stats.details)
     config.update(recorder.config)
     aot = session_of(item.config)
-    result = aot.judge_test(TestId.of(item, backend_name(item)), recorder.finish(), item.stash[SPEC_KEY], config)
+    result = aot.judge_test(PerfTestId.of(item, backend_name(item)), recorder.finish(), item.stash[SPEC_KEY], config)
     if result.failures:
         report.outcome = "failed"
         report.longrepr = "aotperf: " + "\naotperf: ".join(result.failures)

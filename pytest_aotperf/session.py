@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import pytest
 
 from .backends import Backend, create_backend
-from .baselines.entries import TestEntry
+from .baselines.entries import BaselineEntry
 from .baselines.refresh import refreshed_entry
 from .baselines.store import BaselineStore
 from .compare import IMPROVED, NEW, REGRESSED, Verdict, judge, limit_violation
@@ -22,7 +22,7 @@ NO_BACKEND = "none"
 
 
 @dataclass(frozen=True)
-class TestId:
+class PerfTestId:
     nodeid: str
     module: str
     """The test file relative to the rootdir."""
@@ -31,14 +31,14 @@ class TestId:
     backend: str
 
     @classmethod
-    def of(cls, item: pytest.Item, backend: str) -> "TestId":
+    def of(cls, item: pytest.Item, backend: str) -> "PerfTestId":
         module, _, name = item.nodeid.partition("::")
         return cls(nodeid=item.nodeid, module=module, name=name, backend=backend)
 
 
 @dataclass(frozen=True)
-class TestResult:
-    test: TestId
+class PerfTestResult:
+    test: PerfTestId
     metrics: Tuple[Metric, ...]
     verdicts: Tuple[Verdict, ...]
     failures: Tuple[str, ...]
@@ -55,7 +55,7 @@ class AotPerfSession:
         self.machine = machine
         self.environment = environment
         self.store = BaselineStore(settings.baseline_dir, machine)
-        self.results: List[TestResult] = []
+        self.results: List[PerfTestResult] = []
         self.written: List[Path] = []
         self._prior_runs = prior_runs
         self._backends: Dict[str, Backend] = {}
@@ -70,8 +70,8 @@ class AotPerfSession:
             backend.close()
         self._backends.clear()
 
-    def judge_test(self, test: TestId, metrics: Tuple[Metric, ...], spec: MarkerSpec,
-                   config: Mapping[str, Any]) -> TestResult:
+    def judge_test(self, test: PerfTestId, metrics: Tuple[Metric, ...], spec: MarkerSpec,
+                   config: Mapping[str, Any]) -> PerfTestResult:
         """Verdicts and failures of a test that ran; in refresh mode, stage its new baseline entry."""
         settings = self.settings
         entry = self.store.entry(test.backend, test.module, test.name)
@@ -87,7 +87,7 @@ class AotPerfSession:
                                                  settings.force_update, prior)
             if new_entry is not entry:
                 self.store.stage(test.backend, test.module, test.name, new_entry)
-        result = TestResult(test, metrics, verdicts, tuple(failures), changes, config)
+        result = PerfTestResult(test, metrics, verdicts, tuple(failures), changes, config)
         self.results.append(result)
         return result
 
@@ -95,7 +95,7 @@ class AotPerfSession:
         self.written = self.store.write()
         return self.written
 
-    def stored_entry(self, test: TestId) -> Optional[TestEntry]:
+    def stored_entry(self, test: PerfTestId) -> Optional[BaselineEntry]:
         return self.store.entry(test.backend, test.module, test.name)
 
 
@@ -119,7 +119,7 @@ def _limit_failures(metrics: Tuple[Metric, ...], spec: MarkerSpec) -> List[str]:
     return failures
 
 
-def _verdict_failures(test: TestId, verdicts: Tuple[Verdict, ...], settings: Settings) -> List[str]:
+def _verdict_failures(test: PerfTestId, verdicts: Tuple[Verdict, ...], settings: Settings) -> List[str]:
     label = f"{test.name} (backend {test.backend})"
     failures = []
     for verdict in verdicts:

@@ -41,6 +41,8 @@ def split_quantity(text: Union[str, float, int]) -> Tuple[float, str]:
 def parse_quantity(text: Union[str, float, int], unit: str) -> float:
     """`text` in the SI base of `unit` ("s" or "B"); other units must be written as the metric's own."""
     number, written = split_quantity(text)
+    if not written:
+        return number
     if unit == "s":
         scale = TIME_UNITS.get(written)
         accepted = ", ".join(TIME_UNITS)

@@ -37,7 +37,8 @@ WARMUP_CALLS = 3
 """Calls per batch size on the side stream before its capture (lazy initialisation stays out of it)."""
 HOST_SYNC_HINT = ("the forward pass synchronises with the host during capture (.item(), .tolist(), "
                   ".cpu(), printing a tensor, or control flow on a tensor's value such as `if x.sum() > 0`)")
-HOST_COPY_HINT = "the forward pass copies a CPU tensor to the GPU during capture (a CPU tensor made or kept by the module)"
+HOST_COPY_HINT = ("the forward pass copies a CPU tensor to the GPU during capture "
+                  "(a CPU tensor made or kept by the module)")
 CAPTURE_ERROR = ("cannot capture {module} into a CUDA graph at batch size {batch_size}: {reason}. "
                  "Remove the cause from the forward pass, or compile with fallback=True to run that "
                  "batch size without a graph (recorded in the stats as capture_fallbacks)")
@@ -289,7 +290,9 @@ class CudaGraphBackend(Backend):
         if unreplayable is not None and not fallback:
             raise CaptureError(module_name, sizes[-1], unreplayable)
         compiled = torch.compile(module, dynamic=False, **kwargs)
-        limit = max(torch._dynamo.config.recompile_limit, len(sizes) + 1)
+        # Every batch size is compiled, however many graphs other modules sharing this forward's code
+        # already hold: only dynamo's global cap (accumulated_recompile_limit) bounds it here.
+        limit = max(torch._dynamo.config.recompile_limit, torch._dynamo.config.accumulated_recompile_limit)
         with torch._dynamo.config.patch(recompile_limit=limit):
             compile_s, graphs = compile_for_batch_sizes(compiled, module, example_inputs, sizes, "cuda")
         compile_metrics = (StatMetric("compile_s", compile_s, "s", kind="duration"),

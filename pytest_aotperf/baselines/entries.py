@@ -85,7 +85,7 @@ class StoredMetric:
 
 
 @dataclass(frozen=True)
-class TestEntry:
+class BaselineEntry:
     """A test's stored metrics and the environment they were measured in."""
 
     metrics: Mapping[str, StoredMetric]
@@ -100,7 +100,7 @@ class TestEntry:
         return data
 
     @classmethod
-    def from_json(cls, data: Any, where: str) -> "TestEntry":
+    def from_json(cls, data: Any, where: str) -> "BaselineEntry":
         if not isinstance(data, Mapping):
             raise SchemaError(f"{where}: expected an object, found {type(data).__name__}")
         metrics = _field(data, "metrics", dict, where)

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Mapping
 
-from .entries import SchemaError, TestEntry
+from .entries import SchemaError, BaselineEntry
 
 SCHEMA = "pytest-aotperf/baseline/1"
 
@@ -26,7 +26,7 @@ def baseline_path(root: Path, machine: str, backend: str, module_path: str) -> P
     return root / machine / backend / module.with_suffix(".json")
 
 
-def load_file(path: Path) -> Dict[str, TestEntry]:
+def load_file(path: Path) -> Dict[str, BaselineEntry]:
     """The entries of a baseline file by test name; {} if there is no file."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -47,12 +47,12 @@ def load_file(path: Path) -> Dict[str, TestEntry]:
     if not isinstance(tests, dict):
         raise BaselineError(path, "field 'tests' must be an object of test name to entry")
     try:
-        return {name: TestEntry.from_json(entry, f"tests.{name}") for name, entry in tests.items()}
+        return {name: BaselineEntry.from_json(entry, f"tests.{name}") for name, entry in tests.items()}
     except SchemaError as error:
         raise BaselineError(path, f"{error} (the file was left as it is)") from None
 
 
-def render(machine: str, backend: str, entries: Mapping[str, TestEntry]) -> str:
+def render(machine: str, backend: str, entries: Mapping[str, BaselineEntry]) -> str:
     """The file's text: sorted keys, two-space indent, trailing newline, so diffs show only changes."""
     data = {"schema": SCHEMA, "machine": machine, "backend": backend,
             "tests": {name: entry.to_json() for name, entry in entries.items()}}

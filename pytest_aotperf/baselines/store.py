@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from .entries import TestEntry
+from .entries import BaselineEntry
 from .storage import baseline_path, load_file, render, write_atomic
 
 FileKey = Tuple[str, str]
@@ -15,23 +15,23 @@ class BaselineStore:
     def __init__(self, root: Path, machine: str) -> None:
         self.root = root
         self.machine = machine
-        self._files: Dict[FileKey, Dict[str, TestEntry]] = {}
-        self._staged: Dict[FileKey, Dict[str, TestEntry]] = {}
+        self._files: Dict[FileKey, Dict[str, BaselineEntry]] = {}
+        self._staged: Dict[FileKey, Dict[str, BaselineEntry]] = {}
 
     def path(self, backend: str, module: str) -> Path:
         return baseline_path(self.root, self.machine, backend, module)
 
-    def entries(self, backend: str, module: str) -> Dict[str, TestEntry]:
+    def entries(self, backend: str, module: str) -> Dict[str, BaselineEntry]:
         """All entries of a file (raises BaselineError naming the file if it is unusable)."""
         key = (backend, module)
         if key not in self._files:
             self._files[key] = load_file(self.path(backend, module))
         return self._files[key]
 
-    def entry(self, backend: str, module: str, test: str) -> Optional[TestEntry]:
+    def entry(self, backend: str, module: str, test: str) -> Optional[BaselineEntry]:
         return self.entries(backend, module).get(test)
 
-    def stage(self, backend: str, module: str, test: str, entry: TestEntry) -> None:
+    def stage(self, backend: str, module: str, test: str, entry: BaselineEntry) -> None:
         self._staged.setdefault((backend, module), {})[test] = entry
 
     def write(self) -> List[Path]:

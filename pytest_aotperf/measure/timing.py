@@ -46,7 +46,7 @@ class CpuTimer:
             start = clock()
             fn()
             elapsed[i] = clock() - start
-        return [ns * 1e-9 for ns in elapsed]
+        return [ns / 1e9 for ns in elapsed]
 
 
 class CudaEventTimer:

@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterable, Mapping, Sequence, Tuple
 from ..baselines.storage import write_atomic
 from ..compare import Verdict
 from ..results import Metric
-from ..session import TestResult
+from ..session import PerfTestResult
 
 REPORT_SCHEMA = "pytest-aotperf/report/1"
 
@@ -35,7 +35,7 @@ def verdict_json(verdict: Verdict) -> Dict[str, Any]:
     return data
 
 
-def result_json(result: TestResult) -> Dict[str, Any]:
+def result_json(result: PerfTestResult) -> Dict[str, Any]:
     return {
         "nodeid": result.test.nodeid,
         "module": result.test.module,
@@ -50,7 +50,7 @@ def result_json(result: TestResult) -> Dict[str, Any]:
     }
 
 
-def report_json(results: Sequence[TestResult], environment: Mapping[str, Any], machine: str,
+def report_json(results: Sequence[PerfTestResult], environment: Mapping[str, Any], machine: str,
                 settings: Mapping[str, Any], written: Sequence[Path]) -> Dict[str, Any]:
     return {
         "schema": REPORT_SCHEMA,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Dict, List, Sequence, Tuple
 
 from ..compare import Verdict
-from ..session import TestResult
+from ..session import PerfTestResult
 from ..units import format_quantity
 
 TABLE_HEADER = ("test", "backend", "metric", "baseline", "current", "change", "verdict")
@@ -14,7 +14,7 @@ def change_text(verdict: Verdict) -> str:
     return f"{verdict.change:+.1%}" if verdict.change is not None else ""
 
 
-def table_rows(results: Sequence[TestResult]) -> List[Tuple[str, ...]]:
+def table_rows(results: Sequence[PerfTestResult]) -> List[Tuple[str, ...]]:
     rows = []
     for result in results:
         for verdict in result.verdicts:
@@ -30,7 +30,7 @@ def table_rows(results: Sequence[TestResult]) -> List[Tuple[str, ...]]:
     return rows
 
 
-def unavailable_lines(results: Sequence[TestResult]) -> List[str]:
+def unavailable_lines(results: Sequence[PerfTestResult]) -> List[str]:
     """One line per metric this machine could not measure, with the reason (not one per test)."""
     reasons: Dict[str, str] = {}
     for result in results:
