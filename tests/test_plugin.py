@@ -1,0 +1,325 @@
+"""The plugin end to end, through pytester, on an injected clock unless a test says otherwise."""
+import json
+import sys
+
+import pytest
+
+FAKE_TIMER = """
+import os
+import pytest
+
+
+class FakeTimer:
+    '''Calls fn for real; reports AOT_FAKE_MS per call with +-1% jitter, so the median is exact.'''
+
+    def time_calls(self, fn, count, between=None):
+        base = float(os.environ.get("AOT_FAKE_MS", "1.2")) * 1e-3
+        samples = []
+        for i in range(count):
+            fn()
+            samples.append(base * (1 + (0.0, -0.01, 0.01)[i % 3]))
+        return samples
+
+
+@pytest.fixture
+def aot_timer():
+    return FakeTimer()
+"""
+
+MEASURED_TEST = """
+def test_op(aot_backend, aot_perf):
+    aot_perf.measure(lambda: None)
+"""
+
+
+@pytest.fixture
+def suite(pytester, monkeypatch):
+    monkeypatch.setenv("AOT_FAKE_MS", "1.2")
+    pytester.makeconftest(FAKE_TIMER)
+    pytester.makepyfile(test_perf=MEASURED_TEST)
+    return pytester
+
+
+def run(pytester, *args):
+    return pytester.runpytest("-p", "no:cacheprovider", "--aot-machine=test-machine", "--aot-max-time=0.05", *args)
+
+
+def baseline_file(pytester, backend="eager"):
+    return pytester.path / "baselines" / "test-machine" / backend / "test_perf.json"
+
+
+def test_unknown_backend_is_a_usage_error_listing_the_known_ones(suite):
+    result = run(suite, "--aot-backend=eager,tpu")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown backend 'tpu'; known backends: eager, inductor, cudagraph, vllm*"])
+
+
+def test_tests_are_parametrized_per_backend(suite):
+    suite.makepyfile(test_plain="def test_plain(): pass")
+    result = run(suite, "--aot-backend=eager,inductor", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["test_perf.py::test_op?eager?", "test_perf.py::test_op?inductor?",
+                                 "test_plain.py::test_plain"])
+
+
+def test_a_backend_the_machine_cannot_run_is_skipped_with_the_reason(suite):
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine can run CUDA graphs")
+    result = run(suite, "--aot-backend=cudagraph", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*backend cudagraph: *CUDA*"])
+
+
+def test_marker_restricts_backends(suite):
+    suite.makepyfile(test_perf="""
+import pytest
+
+@pytest.mark.aotperf(backends=["inductor"])
+def test_op(aot_backend, aot_perf):
+    aot_perf.measure(lambda: None)
+""")
+    result = run(suite, "--aot-backend=eager", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*runs only on backend(s) inductor*"])
+
+
+def test_first_run_reports_new_and_names_missing_machine(suite):
+    (suite.path / "baselines" / "nvidia-h100-80gb-hbm3" / "eager").mkdir(parents=True)
+    (suite.path / "baselines" / "nvidia-h100-80gb-hbm3" / "eager" / "x.json").write_text("{}")
+    result = run(suite)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "*test   *backend*metric*baseline*current*change*verdict*",
+        "*test_op?eager?*eager*latency*-*1.20 ms*new*",
+        "*no baselines for machine 'test-machine'*machines with baselines: nvidia-h100-80gb-hbm3*",
+    ])
+    assert not baseline_file(suite).exists()
+
+
+def test_refresh_creates_the_baseline(suite):
+    result = run(suite, "--aot-update-baselines")
+    result.assert_outcomes(passed=1)
+    data = json.loads(baseline_file(suite).read_text())
+    latency = data["tests"]["test_op[eager]"]["metrics"]["latency"]
+    assert latency["value"] == pytest.approx(1.2e-3) and latency["unit"] == "s" and latency["kind"] == "timing"
+    assert data["machine"] == "test-machine" and data["backend"] == "eager"
+    assert set(data["tests"]["test_op[eager]"]["environment"]) >= {"device", "python", "torch", "pytest_aotperf", "time"}
+    assert "unavailable" in data["tests"]["test_op[eager]"]["metrics"]["gpu_peak_allocated"] or sys.platform != "linux"
+
+
+def test_refresh_with_nothing_changed_leaves_the_file_byte_identical(suite):
+    def refresh():
+        result = suite.runpytest_subprocess("-p", "no:cacheprovider", "--aot-machine=test-machine",
+                                            "--aot-max-time=0.05", "--aot-update-baselines")
+        result.assert_outcomes(passed=1)
+        return baseline_file(suite).read_bytes()
+
+    assert refresh() == refresh()
+
+
+def test_forced_refresh_rewrites(suite):
+    run(suite, "--aot-update-baselines")
+    result = run(suite, "--aot-update-baselines", "--aot-force-update", "--aot-report=r.json")
+    result.assert_outcomes(passed=1)
+    report = json.loads((suite.path / "r.json").read_text())
+    assert report["tests"][0]["baseline_changes"]["latency"] == "updated"
+
+
+def test_unchanged_passes(suite):
+    run(suite, "--aot-update-baselines")
+    result = run(suite)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_op?eager?*latency*1.20 ms*1.20 ms*+0.0%*unchanged*"])
+
+
+def test_regression_fails_the_test_with_the_numbers(suite, monkeypatch):
+    run(suite, "--aot-update-baselines")
+    monkeypatch.setenv("AOT_FAKE_MS", "2.31")
+    result = run(suite)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*aotperf: test_op?eager? (backend eager): latency median 2.31 ms vs baseline 1.20 ms (+92.5%, tolerance 10%)*",
+        "*test_op?eager?*latency*1.20 ms*2.31 ms*+92.5%*regressed*",
+    ])
+
+
+def test_per_metric_tolerance_from_the_marker(suite, monkeypatch):
+    suite.makepyfile(test_perf="""
+import pytest
+
+@pytest.mark.aotperf(metrics={"latency": "100%"})
+def test_op(aot_backend, aot_perf):
+    aot_perf.measure(lambda: None)
+""")
+    run(suite, "--aot-update-baselines")
+    monkeypatch.setenv("AOT_FAKE_MS", "2.31")
+    run(suite).assert_outcomes(passed=1)
+
+
+def test_tolerance_from_the_ini_file_and_bad_ini_values(suite, monkeypatch):
+    run(suite, "--aot-update-baselines")
+    monkeypatch.setenv("AOT_FAKE_MS", "2.31")
+    suite.makeini("[pytest]\naot_tolerance = 100%\n")
+    run(suite).assert_outcomes(passed=1)
+    suite.makeini("[pytest]\naot_tolerance = lots\n")
+    result = run(suite)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini option aot_tolerance = 'lots'*not a percentage*"])
+
+
+def test_refresh_mode_reports_but_does_not_fail(suite, monkeypatch):
+    run(suite, "--aot-update-baselines")
+    monkeypatch.setenv("AOT_FAKE_MS", "2.31")
+    result = run(suite, "--aot-update-baselines")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*latency*regressed*", "*baseline written:*test_perf.json*"])
+    stored = json.loads(baseline_file(suite).read_text())["tests"]["test_op[eager]"]["metrics"]["latency"]
+    assert stored["value"] == pytest.approx(2.31e-3)
+
+
+def test_strict_mode_fails_without_baseline(suite):
+    result = run(suite, "--aot-strict")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no baseline for latency*--aot-strict*"])
+
+
+def test_improvement_is_reported_and_fails_on_request(suite, monkeypatch):
+    run(suite, "--aot-update-baselines")
+    monkeypatch.setenv("AOT_FAKE_MS", "0.5")
+    run(suite).stdout.fnmatch_lines(["*latency*improved*"])
+    result = run(suite, "--aot-fail-on-improvement")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the baseline is stale (refresh it with `aotperf refresh`)*"])
+
+
+def test_corrupt_baseline_fails_the_run_naming_the_file_and_keeps_it(suite):
+    path = baseline_file(suite)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"schema": "pytest-aotperf/baseline/1", "tests": {')
+    for args in ((), ("--aot-update-baselines",)):
+        result = run(suite, *args)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"*{path}: is not valid JSON*"])
+    assert path.read_text() == '{"schema": "pytest-aotperf/baseline/1", "tests": {'
+
+
+def test_refreshing_one_test_keeps_the_others(suite):
+    suite.makepyfile(test_perf=MEASURED_TEST + """
+def test_other(aot_backend, aot_perf):
+    aot_perf.measure(lambda: None)
+""")
+    run(suite, "--aot-update-baselines")
+    run(suite, "--aot-update-baselines", "--aot-force-update", "-k", "test_op")
+    assert set(json.loads(baseline_file(suite).read_text())["tests"]) == {"test_op[eager]", "test_other[eager]"}
+
+
+def test_limits_hold_without_a_baseline(suite):
+    suite.makepyfile(test_perf="""
+import pytest
+
+@pytest.mark.aotperf(limits={"latency": "1 ms", "host_peak_rss": "1 TiB"})
+def test_slow(aot_backend, aot_perf):
+    aot_perf.measure(lambda: None)
+
+@pytest.mark.aotperf(limits={"latnecy": "1 ms"})
+def test_typo(aot_backend, aot_perf):
+    aot_perf.measure(lambda: None)
+""")
+    result = run(suite)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines_random([
+        "*latency 1.20 ms is above its limit 1.00 ms*",
+        "*limits name metric 'latnecy', which this test did not record; recorded: *latency*",
+    ])
+
+
+def test_bad_marker_values_are_errors_naming_the_test(suite):
+    suite.makepyfile(test_perf="""
+import pytest
+
+@pytest.mark.aotperf(limits={"latency": "5 parsecs"})
+def test_op(aot_backend, aot_perf):
+    pass
+""")
+    result = run(suite)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*test_perf.py::test_op?eager?: @pytest.mark.aotperf: limit for 'latency'*unknown unit 'parsecs'*"])
+
+
+def test_report_json_holds_the_whole_run(suite):
+    run(suite, "--aot-update-baselines")
+    run(suite, "--aot-report=out/report.json").assert_outcomes(passed=1)
+    report = json.loads((suite.path / "out" / "report.json").read_text())
+    assert report["schema"] == "pytest-aotperf/report/1" and report["machine"] == "test-machine"
+    assert {"device", "python", "torch", "commit", "time"} <= set(report["environment"])
+    test = report["tests"][0]
+    assert test["nodeid"] == "test_perf.py::test_op[eager]" and test["backend"] == "eager" and test["passed"]
+    latency = test["metrics"]["latency"]
+    assert set(latency["summary"]) == {"n", "min", "median", "mean", "stddev", "iqr", "p90", "p99"}
+    verdict = test["verdicts"]["latency"]
+    assert verdict["status"] == "unchanged" and verdict["baseline"] == pytest.approx(1.2e-3)
+    assert test["metrics"]["gpu_peak_allocated"]["unavailable"]
+
+
+def test_compile_statistics_are_recorded(suite):
+    pytest.importorskip("torch")
+    suite.makepyfile(test_perf="""
+import torch
+
+def test_linear(aot_backend, aot_compile, aot_perf):
+    model = aot_compile(torch.nn.Linear(4, 4), (torch.randn(2, 4),))
+    aot_perf.measure(model, torch.randn(2, 4))
+""")
+    result = run(suite, "--aot-backend=inductor", "--aot-report=r.json")
+    result.assert_outcomes(passed=1)
+    metrics = json.loads((suite.path / "r.json").read_text())["tests"][0]["metrics"]
+    assert metrics["compile_s"]["value"] > 0 and metrics["compile_s"]["kind"] == "duration"
+    assert metrics["graphs"]["value"] == 1
+
+
+def test_real_timing_catches_a_large_slowdown(pytester, monkeypatch):
+    """Real clock, no injection: a 8x slower function must fail against its baseline."""
+    pytester.makepyfile(test_perf="""
+import os
+
+def work(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+def test_loop(aot_perf):
+    aot_perf.measure(work, int(os.environ["AOT_LOOP"]), max_time=0.2)
+""")
+    monkeypatch.setenv("AOT_LOOP", "2000")
+    run(pytester, "--aot-update-baselines").assert_outcomes(passed=1)
+    monkeypatch.setenv("AOT_LOOP", "16000")
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*aotperf: test_loop (backend none): latency median * vs baseline *"])
+
+
+def test_cli_refresh_show_and_compare(suite, monkeypatch):
+    def cli(*args):
+        return suite.run(sys.executable, "-m", "pytest_aotperf", *args)
+
+    result = cli("refresh", "--runs", "2", "-p", "no:cacheprovider", "--aot-machine=test-machine", "--aot-max-time=0.05")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*test_op?eager?*eager*latency*new*", "*aotperf refresh: * metric(s) written*"])
+    stored = json.loads(baseline_file(suite).read_text())["tests"]["test_op[eager]"]["metrics"]["latency"]
+    assert len(stored["runs"]) == 2
+
+    result = cli("refresh", "-p", "no:cacheprovider", "--aot-machine=test-machine", "--aot-max-time=0.05")
+    result.stdout.fnmatch_lines(["*0 metric(s) written*files written: none*"])
+
+    cli_show = cli("show", "baselines")
+    cli_show.stdout.fnmatch_lines(["*machine*backend*test*metric*value*", "*test-machine*eager*test_op?eager?*latency*1.20 ms*"])
+
+    run(suite, "--aot-report=a.json")
+    monkeypatch.setenv("AOT_FAKE_MS", "2.4")
+    run(suite, "--aot-report=b.json")
+    compared = cli("compare", "a.json", "b.json")
+    compared.stdout.fnmatch_lines(["*test_op?eager?*latency*1.20 ms*2.40 ms*2.000x*"])
+    assert cli("compare", "a.json", "missing.json").ret == 2
