@@ -37,7 +37,7 @@ def test_sample_count_is_bounded(estimate, count):
 
 
 def test_measure_records_a_timing_with_summary():
-    recorder = PerfRecorder("t", "cpu", CpuTimer(StepClock(2000)), SamplingPlan(warmup_s=0, min_samples=20, max_time_s=1.01e-4))
+    recorder = PerfRecorder("t", "cpu", CpuTimer(StepClock(2000), min_block_s=0), SamplingPlan(warmup_s=0, min_samples=20, max_time_s=1.01e-4))
     metric = recorder.measure(lambda x: x, 1)
     assert metric.name == "latency" and metric.unit == "s" and metric.better == "lower"
     assert metric.value == pytest.approx(2e-6)
@@ -45,13 +45,13 @@ def test_measure_records_a_timing_with_summary():
 
 
 def test_measure_overrides_per_call():
-    recorder = PerfRecorder("t", "cpu", CpuTimer(StepClock(1000)), SamplingPlan(warmup_s=0))
+    recorder = PerfRecorder("t", "cpu", CpuTimer(StepClock(1000), min_block_s=0), SamplingPlan(warmup_s=0))
     assert recorder.measure(lambda: None, name="tiny", min_samples=7, max_samples=7).summary.n == 7
 
 
 def test_recompilation_while_timed_is_flagged():
     graphs = iter([0, 1])
-    recorder = PerfRecorder("t", "cpu", CpuTimer(StepClock(1000)), SamplingPlan(warmup_s=0, min_samples=5, max_samples=5),
+    recorder = PerfRecorder("t", "cpu", CpuTimer(StepClock(1000), min_block_s=0), SamplingPlan(warmup_s=0, min_samples=5, max_samples=5),
                             graph_count=lambda: next(graphs))
     metric = recorder.measure(lambda: None)
     assert RECOMPILED in metric.flags
@@ -69,3 +69,11 @@ def test_unavailable_metrics_carry_the_reason():
     recorder = PerfRecorder("t", "cpu", CpuTimer(), SamplingPlan())
     metric = recorder.record_unavailable("gpu_peak_allocated", "no CUDA device", unit="B", kind="memory")
     assert metric.value is None and metric.unavailable == "no CUDA device"
+
+
+def test_fast_functions_are_timed_in_blocks():
+    calls = []
+    timer = CpuTimer(StepClock(1000), min_block_s=20e-6)
+    assert timer.block_for(1e-6) == 20 and timer.block_for(1e-3) == 1
+    samples = timer.time_calls(lambda: calls.append(1), 3, block=20)
+    assert len(calls) == 60 and samples == [1000 / 20 / 1e9] * 3

@@ -25,34 +25,48 @@ class SamplingPlan:
 
 
 class Timer(Protocol):
-    """Times `fn` once per sample; returns seconds per call. Injectable for exact tests."""
+    """Takes `count` samples of `block` calls of `fn` each; returns seconds per call. Injectable for exact tests.
+
+    A timer may also define `block_for(estimate_s) -> int`, the calls per sample for a function
+    that takes about `estimate_s`; without it every sample is one call.
+    """
 
     def time_calls(self, fn: Callable[[], Any], count: int,
-                   between: Optional[Callable[[], Any]] = None) -> List[float]: ...
+                   between: Optional[Callable[[], Any]] = None, block: int = 1) -> List[float]: ...
 
 
 class CpuTimer:
-    """Host clock (`perf_counter_ns`) around each call: right for synchronous devices."""
+    """Host clock (`perf_counter_ns`) around each sample: right for synchronous devices.
 
-    def __init__(self, clock_ns: Callable[[], int] = time.perf_counter_ns) -> None:
+    Functions faster than `min_block_s` are timed in blocks of calls, as torch.utils.benchmark's
+    blocked_autorange does, so the clock's own cost (about 60 ns a reading) does not bias them.
+    """
+
+    def __init__(self, clock_ns: Callable[[], int] = time.perf_counter_ns, min_block_s: float = 20e-6) -> None:
         self._clock_ns = clock_ns
+        self._min_block_s = min_block_s
 
-    def time_calls(self, fn, count, between=None):
+    def block_for(self, estimate_s: float) -> int:
+        return max(1, math.ceil(self._min_block_s / estimate_s)) if estimate_s > 0 else 1
+
+    def time_calls(self, fn, count, between=None, block=1):
         clock = self._clock_ns
         elapsed = [0] * count
+        calls = range(block)
         for i in range(count):
             if between is not None:
                 between()
             start = clock()
-            fn()
+            for _ in calls:
+                fn()
             elapsed[i] = clock() - start
-        return [ns / 1e9 for ns in elapsed]
+        return [ns / (1e9 * block) for ns in elapsed]
 
 
 class CudaEventTimer:
     """CUDA events around each call on the current stream, one synchronisation at the end."""
 
-    def time_calls(self, fn, count, between=None):
+    def time_calls(self, fn, count, between=None, block=1):
         import torch
 
         starts = [torch.cuda.Event(enable_timing=True) for _ in range(count)]
@@ -62,10 +76,11 @@ class CudaEventTimer:
             if between is not None:
                 between()
             starts[i].record(stream)
-            fn()
+            for _ in range(block):
+                fn()
             ends[i].record(stream)
         torch.cuda.synchronize()
-        return [s.elapsed_time(e) * 1e-3 for s, e in zip(starts, ends)]
+        return [s.elapsed_time(e) * 1e-3 / block for s, e in zip(starts, ends)]
 
 
 def timer_for(device: str) -> Timer:
@@ -89,6 +104,7 @@ class L2Flusher:
 @dataclass(frozen=True)
 class Sampled:
     samples: List[float]
+    """Seconds per call, one per sample."""
     graphs_compiled: int
     """Graphs torch.compile produced while the samples were taken (a recompilation), not in warm-up."""
 
@@ -107,6 +123,7 @@ def sample(fn: Callable[[], Any], timer: Timer, plan: SamplingPlan,
         if len(warmup_times) >= plan.max_samples:
             break
     estimate = sorted(warmup_times)[len(warmup_times) // 2]
+    block = timer.block_for(estimate) if hasattr(timer, "block_for") else 1
     graphs_before = graph_count()
-    samples = timer.time_calls(fn, plan.sample_count(estimate), between)
+    samples = timer.time_calls(fn, plan.sample_count(estimate * block), between, block)
     return Sampled(samples, graph_count() - graphs_before)
