@@ -76,4 +76,4 @@ def test_fast_functions_are_timed_in_blocks():
     timer = CpuTimer(StepClock(1000), min_block_s=20e-6)
     assert timer.block_for(1e-6) == 20 and timer.block_for(1e-3) == 1
     samples = timer.time_calls(lambda: calls.append(1), 3, block=20)
-    assert len(calls) == 60 and samples == [1000 / 20 / 1e9] * 3
+    assert len(calls) == 60 and samples == pytest.approx([1000 / 20 / 1e9] * 3)
