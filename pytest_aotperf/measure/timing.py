@@ -47,7 +47,7 @@ class CpuTimer:
         self._min_block_s = min_block_s
 
     def block_for(self, estimate_s: float) -> int:
-        return max(1, math.ceil(self._min_block_s / estimate_s)) if estimate_s > 0 else 1
+        return max(1, math.ceil(self._min_block_s / estimate_s - 1e-9)) if estimate_s > 0 else 1
 
     def time_calls(self, fn, count, between=None, block=1):
         clock = self._clock_ns
