@@ -1,17 +1,18 @@
 """The state of one aotperf run and the judgement of each measured test."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Tuple
 
 import pytest
 
 from .backends import Backend, create_backend
-from .baselines.entries import BaselineEntry
 from .baselines.refresh import refreshed_entry
 from .baselines.store import BaselineStore
 from .compare import IMPROVED, NEW, REGRESSED, Verdict, judge, limit_violation
+from .environment import collect_environment, machine_key
 from .marks import MarkerSpec
 from .options import Settings
 from .results import Metric
@@ -49,16 +50,27 @@ class PerfTestResult:
 class AotPerfSession:
     """Backends, baselines and results of one pytest run."""
 
-    def __init__(self, settings: Settings, machine: str, environment: Mapping[str, Any],
+    def __init__(self, settings: Settings, root: Path,
                  prior_runs: Mapping[Tuple[str, str], Tuple[float, ...]]) -> None:
         self.settings = settings
-        self.machine = machine
-        self.environment = environment
-        self.store = BaselineStore(settings.baseline_dir, machine)
+        self.root = root
         self.results: List[PerfTestResult] = []
         self.written: List[Path] = []
         self._prior_runs = prior_runs
         self._backends: Dict[str, Backend] = {}
+
+    @functools.cached_property
+    def machine(self) -> str:
+        """Looked up on first use, so that a run without aotperf tests never imports torch."""
+        return self.settings.machine or machine_key()
+
+    @functools.cached_property
+    def environment(self) -> Mapping[str, Any]:
+        return collect_environment(self.root)
+
+    @functools.cached_property
+    def store(self) -> BaselineStore:
+        return BaselineStore(self.settings.baseline_dir, self.machine)
 
     def backend(self, name: str) -> Backend:
         if name not in self._backends:
@@ -95,8 +107,6 @@ class AotPerfSession:
         self.written = self.store.write()
         return self.written
 
-    def stored_entry(self, test: PerfTestId) -> Optional[BaselineEntry]:
-        return self.store.entry(test.backend, test.module, test.name)
 
 
 def _limit_failures(metrics: Tuple[Metric, ...], spec: MarkerSpec) -> List[str]:

@@ -123,7 +123,10 @@ def sample(fn: Callable[[], Any], timer: Timer, plan: SamplingPlan,
         if len(warmup_times) >= plan.max_samples:
             break
     estimate = sorted(warmup_times)[len(warmup_times) // 2]
-    block = timer.block_for(estimate) if hasattr(timer, "block_for") else 1
     graphs_before = graph_count()
-    samples = timer.time_calls(fn, plan.sample_count(estimate * block), between, block)
+    if hasattr(timer, "block_for"):
+        block = timer.block_for(estimate)
+        samples = timer.time_calls(fn, plan.sample_count(estimate * block), between, block)
+    else:
+        samples = timer.time_calls(fn, plan.sample_count(estimate), between)
     return Sampled(samples, graph_count() - graphs_before)
