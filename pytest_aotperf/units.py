@@ -7,6 +7,8 @@ from typing import Tuple, Union
 TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0}
 BYTE_UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
               "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+COUNT = "count"
+"""The unit of counted things (graphs, replays): shown as a bare number."""
 _QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ/%]*)\s*$")
 
 
@@ -71,6 +73,8 @@ def format_quantity(value: float, unit: str) -> str:
                 return f"{_three_digits(value / BYTE_UNITS[name])} {name}"
         return f"{value:.0f} B"
     text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    if unit == COUNT:
+        return text
     return f"{text} {unit}" if unit else text
 
 
