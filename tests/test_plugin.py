@@ -323,3 +323,15 @@ def test_cli_refresh_show_and_compare(suite, monkeypatch):
     compared = cli("compare", "a.json", "b.json")
     compared.stdout.fnmatch_lines(["*test_op?eager?*latency*1.20 ms*2.40 ms*2.000x*"])
     assert cli("compare", "a.json", "missing.json").ret == 2
+
+
+def test_an_unavailable_backend_skips_before_measuring(suite):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine can run CUDA graphs")
+    suite.makepyfile(test_perf="""
+def test_op(aot_perf, aot_backend):
+    aot_perf.measure(lambda: None)
+""")
+    run(suite, "--aot-backend=cudagraph").assert_outcomes(skipped=1)

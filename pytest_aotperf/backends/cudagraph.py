@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .base import Backend, BackendUnsupported, CompiledModel, CompileStats, StatMetric
@@ -34,6 +35,8 @@ DEFAULT_BATCH_SIZES = (1, 2, 4, 8)
 NO_CUDA_REASON = "CUDA graphs need a CUDA device; torch.cuda.is_available() is False"
 MODES_WITHOUT_CUDAGRAPHS = (None, "default", "max-autotune-no-cudagraphs")
 WARMUP_CALLS = 3
+STREAMS_PER_POOL = 32
+"""torch hands out streams of one priority round-robin from a pool of this many."""
 """Calls per batch size on the side stream before its capture (lazy initialisation stays out of it)."""
 HOST_SYNC_HINT = ("the forward pass synchronises with the host during capture (.item(), .tolist(), "
                   ".cpu(), printing a tensor, or control flow on a tensor's value such as `if x.sum() > 0`)")
@@ -122,9 +125,10 @@ class CudaGraphRunner:
     """Replays the captured graphs; runs the compiled module for what no graph serves."""
 
     def __init__(self, compiled: Any, captured: Sequence[_Captured], return_views: bool,
-                 stats: Callable[["CudaGraphRunner"], CompileStats]) -> None:
+                 stats: Callable[["CudaGraphRunner"], CompileStats], keep_alive: Sequence[Any] = ()) -> None:
         self.compiled = compiled
         self._captured = tuple(captured)
+        self._keep_alive = tuple(keep_alive)
         by_size = {c.batch_size: c for c in captured}
         self._routes: Dict[int, _Replay] = {}
         for rows, size in batch_routes(list(by_size)).items():
@@ -253,13 +257,37 @@ def _capture_one(compiled: Any, static_inputs: Tuple[Any, ...], pool: Any, strea
     return graph, output
 
 
+def _end_failed_capture(stream: Any) -> Any:
+    """Take torch's CUDA RNG out of capture mode after a failed capture; returns a graph to keep.
+
+    CUDAGraph.capture_end raises before its epilogue when the capture failed, which leaves the
+    default generator flagged as capturing: every later random op would fail ("Offset increment
+    outside graph capture"). A successful capture of one small op runs that epilogue. The graph
+    lives as long as the model's other graphs: destroying a graph frees its capture stream's
+    cuBLAS workspace, which the graphs captured before it on that stream use.
+    """
+    import torch
+
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.stream(stream):
+        with torch.cuda.graph(graph, stream=stream):
+            torch.zeros(1, device="cuda").add_(1)
+    return graph
+
+
 class CudaGraphBackend(Backend):
     """Inductor, then manual CUDA graph capture per batch size (see the module docstring)."""
 
     name = NAME
 
     def __init__(self) -> None:
-        self._stream: Any = None
+        self._streams: List[Any] = []
+        """Capture streams made so far, reused once their models are gone (each holds a cuBLAS workspace)."""
+        self._live_streams: Dict[int, int] = {}
+        """Capture streams of the live compiled models, with how many models use each."""
+
+    def default_batch_sizes(self, example_inputs: Sequence[Any]) -> Tuple[int, ...]:
+        return DEFAULT_BATCH_SIZES
 
     def unavailable_reason(self) -> Optional[str]:
         import torch
@@ -318,13 +346,35 @@ class CudaGraphBackend(Backend):
         if reason is not None:
             raise BackendUnsupported(reason)
 
+    def _capture_stream(self) -> Tuple[Any, bool]:
+        """A high-priority stream that no live model of this backend captured on, and whether shared.
+
+        torch frees a stream's cuBLAS workspace whenever a graph captured on that stream is
+        destroyed (CUDAGraph.reset), although other live graphs captured on it still use it
+        (pytorch/pytorch#193402). So each model captures on a stream of its own, from the
+        high-priority pool, which default-priority users (reduce-overhead, most code) do not draw from.
+        """
+        import torch
+
+        free = [s for s in self._streams if s.cuda_stream not in self._live_streams]
+        if free:
+            return free[0], False
+        if len(self._streams) < STREAMS_PER_POOL:
+            self._streams.append(torch.cuda.Stream(priority=-1))
+            return self._streams[-1], False
+        return self._streams[0], True
+
+    def _stream_released(self, handle: int) -> None:
+        self._live_streams[handle] -= 1
+        if not self._live_streams[handle]:
+            del self._live_streams[handle]
+
     def _capture(self, compiled, module, example_inputs, sizes, compile_metrics, details, *,
                  fallback, return_views, failed) -> CudaGraphModel:
         import torch
 
-        if self._stream is None:
-            self._stream = torch.cuda.Stream()
-        stream = self._stream
+        stream, stream_shared = self._capture_stream()
+        keep_alive = []
         module_name = type(module).__name__
         to_capture = [size for size in sorted(sizes, reverse=True) if size not in failed]
         start = time.perf_counter()
@@ -344,10 +394,13 @@ class CudaGraphBackend(Backend):
             try:
                 graph, output = _capture_one(compiled, static_inputs[size], pool, stream)
             except Exception as error:  # raised as CaptureError, or recorded when fallback=True
+                keep_alive.append(_end_failed_capture(stream))
                 reason = _capture_failure_reason(error)
                 if not fallback:
                     raise CaptureError(module_name, size, reason) from error
                 failed[size] = reason
+                # torch keeps a failed capture's pool referenced; later graphs get a pool of their own
+                pool = torch.cuda.graph_pool_handle()
                 continue
             captured.append(_Captured(size, graph, static_inputs[size], output))
         torch.cuda.synchronize()
@@ -369,6 +422,9 @@ class CudaGraphBackend(Backend):
             "outputs": "views of static buffers" if return_views else "fresh tensors (cloned)",
             "graph_pool_allocated_bytes": pool_allocated,
             "warmup_calls": WARMUP_CALLS,
+            "capture_stream": ("shared with another live model: more than "
+                               f"{STREAMS_PER_POOL} live models (see pytorch/pytorch#193402)"
+                               if stream_shared else "its own"),
         }
 
         def live_stats(runner: CudaGraphRunner) -> CompileStats:
@@ -381,8 +437,7 @@ class CudaGraphBackend(Backend):
                 details={**fixed_details, "served_sizes": list(runner.served_sizes)},
             )
 
-        runner = CudaGraphRunner(compiled, captured, return_views, live_stats)
+        runner = CudaGraphRunner(compiled, captured, return_views, live_stats, keep_alive)
+        self._live_streams[stream.cuda_stream] = self._live_streams.get(stream.cuda_stream, 0) + 1
+        weakref.finalize(runner, self._stream_released, stream.cuda_stream)
         return CudaGraphModel(runner, runner.stats(), module=module, live_stats=runner.stats)
-
-    def close(self) -> None:
-        self._stream = None
