@@ -62,8 +62,7 @@ class StoredMetric:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> "StoredMetric":
-        if not isinstance(data, Mapping):
-            raise SchemaError(f"{where}: expected an object, found {type(data).__name__}")
+        _require_object(data, where)
         unit = _field(data, "unit", str, where)
         better = _choice(data, "better", BETTER_VALUES, where)
         kind = _choice(data, "kind", KIND_VALUES, where)
@@ -101,8 +100,7 @@ class BaselineEntry:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> "BaselineEntry":
-        if not isinstance(data, Mapping):
-            raise SchemaError(f"{where}: expected an object, found {type(data).__name__}")
+        _require_object(data, where)
         metrics = _field(data, "metrics", dict, where)
         return cls(metrics={name: StoredMetric.from_json(m, f"{where}.metrics.{name}") for name, m in metrics.items()},
                    environment=_field(data, "environment", dict, where, {}),
@@ -111,6 +109,11 @@ class BaselineEntry:
 
 def _rounded_summary(summary: Summary) -> Summary:
     return Summary(**{k: (v if k == "n" else rounded(v)) for k, v in vars(summary).items()})
+
+
+def _require_object(data: Any, where: str) -> None:
+    if not isinstance(data, Mapping):
+        raise SchemaError(f"{where}: expected an object, found {type(data).__name__}")
 
 
 def _field(data: Mapping, key: str, kind: type, where: str, default: Any = ...) -> Any:
