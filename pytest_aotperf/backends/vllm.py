@@ -34,7 +34,9 @@ class VllmBackend(Backend):
         if self._engines is None:
             self._engines = EngineCache(self.device)
         engine, built_now = self._engines.get(model, options)
-        return LlmRunner(engine, recorder, built_now)
+        runner = LlmRunner(engine, recorder, built_now)
+        recorder.config["llm"] = runner.effective_config
+        return runner
 
     def close(self) -> None:
         if self._engines is not None:

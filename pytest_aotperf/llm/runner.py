@@ -115,15 +115,25 @@ def compile_cache_state(counters: Mapping[str, int]) -> str:
     return "none"
 
 
+def cache_metric(stem: str, cache: str) -> str:
+    """`engine_build_cold_s`, `compile_warm_s`, ...: a cold build is only ever compared with a cold one."""
+    return f"{stem}_{cache}_s" if cache != "none" else f"{stem}_s"
+
+
+def without_cache_state(name: str) -> str:
+    """`engine_build_cold_s` -> `engine_build_s`: the metric whatever the compile cache was."""
+    return name.replace("_cold_s", "_s").replace("_warm_s", "_s")
+
+
 def record_build(recorder: Any, engine: Engine, built_now: bool) -> None:
     """Engine build time, compilation, CUDA-graph capture and the worker's GPU memory peaks."""
     report = engine.report
     worker = report.worker
     cache = compile_cache_state(worker["counters"])
-    recorder.record("engine_build_s", report.build_s, unit="s", kind="duration", compile_cache=cache,
-                    built_in_this_test=built_now)
+    recorder.record(cache_metric("engine_build", cache), report.build_s, unit="s", kind="duration",
+                    compile_cache=cache, built_in_this_test=built_now)
     if worker["compilation_time_s"] > 0:
-        recorder.record("compile_s", worker["compilation_time_s"], unit="s", kind="duration",
+        recorder.record(cache_metric("compile", cache), worker["compilation_time_s"], unit="s", kind="duration",
                         compile_cache=cache, source="vllm compilation_config.compilation_time")
     else:
         recorder.record_unavailable("compile_s", compile_unavailable_reason(worker, cache), unit="s",
