@@ -10,6 +10,7 @@ of the round medians over that median.
 
     PYTHONPATH=. python benchmarks/cudagraph_bench.py --out $OUT/cudagraph_bench.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,8 +78,14 @@ def bench_model(name, backend):
     rows = []
     for batch in BATCH_SIZES:
         inputs = make(batch)
-        runners = {"eager": module, "inductor": ours.compiled, "cudagraph": ours, "cudagraph-views": ours_views,
-                   "reduce-overhead": reduce_overhead, "hand-written": hand_written(ours.compiled, inputs[0])}
+        runners = {
+            "eager": module,
+            "inductor": ours.compiled,
+            "cudagraph": ours,
+            "cudagraph-views": ours_views,
+            "reduce-overhead": reduce_overhead,
+            "hand-written": hand_written(ours.compiled, inputs[0]),
+        }
         calls = {variant: functools.partial(runners[variant], *inputs) for variant in VARIANTS}
         reference = module(*inputs)
         errors = {}
@@ -98,22 +105,28 @@ def bench_model(name, backend):
                 recompiled[variant] += timed.graphs_compiled
         clock_after = read_clock()
         medians = {v: statistics.median(samples[v]) for v in VARIANTS}
-        rows.append({
-            "model": name, "batch": batch,
-            "median_s": medians,
-            "spread": {v: (max(round_medians[v]) - min(round_medians[v])) / medians[v] for v in VARIANTS},
-            "samples": {v: len(samples[v]) for v in VARIANTS},
-            "graphs_compiled_while_timed": recompiled,
-            "relative_error_vs_eager": errors,
-            "sm_clock_mhz": [r.sm_clock_mhz if r else None for r in (clock_before, clock_after)],
-            "throttle_reasons": sorted(set((clock_before.reasons if clock_before else ())
-                                           + (clock_after.reasons if clock_after else ()))),
-        })
+        rows.append(
+            {
+                "model": name,
+                "batch": batch,
+                "median_s": medians,
+                "spread": {v: (max(round_medians[v]) - min(round_medians[v])) / medians[v] for v in VARIANTS},
+                "samples": {v: len(samples[v]) for v in VARIANTS},
+                "graphs_compiled_while_timed": recompiled,
+                "relative_error_vs_eager": errors,
+                "sm_clock_mhz": [r.sm_clock_mhz if r else None for r in (clock_before, clock_after)],
+                "throttle_reasons": sorted(
+                    set((clock_before.reasons if clock_before else ()) + (clock_after.reasons if clock_after else ()))
+                ),
+            }
+        )
     stats = ours.stats
     compile_info = {
-        "cudagraph_compile_s": stats.value("compile_s"), "cudagraph_capture_s": stats.value("capture_s"),
+        "cudagraph_compile_s": stats.value("compile_s"),
+        "cudagraph_capture_s": stats.value("capture_s"),
         "cudagraph_graph_pool_bytes": stats.value("graph_pool_bytes"),
-        "cudagraph_replays": stats.value("replays"), "cudagraph_padded_calls": stats.value("padded_calls"),
+        "cudagraph_replays": stats.value("replays"),
+        "cudagraph_padded_calls": stats.value("padded_calls"),
         "cudagraph_ungraphed_calls": stats.value("ungraphed_calls"),
         "reduce_overhead_compile_and_record_s": reduce_overhead_compile_s,
     }
@@ -121,24 +134,33 @@ def bench_model(name, backend):
 
 
 def ratio_table(rows):
-    head = (f"{'model':8} {'bs':>2} " + " ".join(f"{v:>15}" for v in VARIANTS)
-            + f" {'ours/hand':>9} {'views/hand':>10} {'ours/RO':>7} {'views/RO':>8} {'eager/ours':>10}")
+    head = (
+        f"{'model':8} {'bs':>2} "
+        + " ".join(f"{v:>15}" for v in VARIANTS)
+        + f" {'ours/hand':>9} {'views/hand':>10} {'ours/RO':>7} {'views/RO':>8} {'eager/ours':>10}"
+    )
     lines = ["median latency, microseconds", head]
     for row in rows:
         m = row["median_s"]
         lines.append(
-            f"{row['model']:8} {row['batch']:>2} " + " ".join(f"{m[v] * 1e6:15.1f}" for v in VARIANTS)
+            f"{row['model']:8} {row['batch']:>2} "
+            + " ".join(f"{m[v] * 1e6:15.1f}" for v in VARIANTS)
             + f" {m['cudagraph'] / m['hand-written']:9.3f} {m['cudagraph-views'] / m['hand-written']:10.3f}"
             + f" {m['cudagraph'] / m['reduce-overhead']:7.3f} {m['cudagraph-views'] / m['reduce-overhead']:8.3f}"
-            + f" {m['eager'] / m['cudagraph']:10.2f}")
+            + f" {m['eager'] / m['cudagraph']:10.2f}"
+        )
     return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, metavar="PATH", help="where to write the JSON results")
-    parser.add_argument("--models", default=",".join(MODELS), metavar="NAMES",
-                        help=f"comma-separated example models (default: {','.join(MODELS)})")
+    parser.add_argument(
+        "--models",
+        default=",".join(MODELS),
+        metavar="NAMES",
+        help=f"comma-separated example models (default: {','.join(MODELS)})",
+    )
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     torch._dynamo.config.recompile_limit = 64  # every model x variant x batch size gets its own graph
@@ -149,10 +171,14 @@ def main():
         rows.extend(model_rows)
         print(ratio_table(model_rows), flush=True)
     result = {
-        "device": torch.cuda.get_device_name(), "torch": torch.__version__,
-        "cuda": torch.version.cuda, "rounds": ROUNDS, "plan": dataclasses.asdict(PLAN),
+        "device": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "rounds": ROUNDS,
+        "plan": dataclasses.asdict(PLAN),
         "tf32": {"cudnn": torch.backends.cudnn.allow_tf32, "matmul": torch.backends.cuda.matmul.allow_tf32},
-        "rows": rows, "compile": compile_info,
+        "rows": rows,
+        "compile": compile_info,
     }
     with open(args.out, "w") as handle:
         json.dump(result, handle, indent=1)

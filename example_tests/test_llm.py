@@ -1,4 +1,5 @@
 """Generation on an LLM with vLLM's native compilation: the tiny Llama on CPU, the 1B-like one on a GPU."""
+
 import pytest
 
 BATCH_SIZES = (1, 4)
@@ -18,6 +19,5 @@ def workload(device):
 def test_generation(batch_size, aot_backend, aot_llm):
     model, prompt_len, output_len, options = workload(aot_backend.device)
     runner = aot_llm(model, **options)
-    generation = runner.generate(batch_size, prompt_len=prompt_len, output_len=output_len,
-                                 warmup=3, iterations=10)
+    generation = runner.generate(batch_size, prompt_len=prompt_len, output_len=output_len, warmup=3, iterations=10)
     assert len(generation.latency_s) == 10

@@ -1,4 +1,5 @@
 """Latency and throughput of the pipeline's models on the backend the run asks for."""
+
 import pytest
 import torch
 from models import MODELS
@@ -14,5 +15,6 @@ def test_model(model_name, batch_size, aot_backend, aot_compile, aot_perf):
     with torch.no_grad():
         compiled = aot_compile(module, make_inputs(batch_size), batch_sizes=[batch_size])
         latency = aot_perf.measure(compiled, *make_inputs(batch_size))
-    aot_perf.record_samples("throughput", [batch_size / s for s in latency.samples], unit="samples/s",
-                            better="higher", kind="value")
+    aot_perf.record_samples(
+        "throughput", [batch_size / s for s in latency.samples], unit="samples/s", better="higher", kind="value"
+    )

@@ -1,4 +1,5 @@
-"""`aotperf`: refresh baselines, show them, compare two reports."""
+"""`aotperf`: refresh baselines, show them, compare two reports, render a report, show the history."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,12 +9,18 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from .baselines.record import record_reports
 from .baselines.refresh import KEPT
-from .baselines.storage import BaselineError, baseline_files, load_file
+from .baselines.storage import BaselineError, baseline_files, load_file, write_atomic
+from .interop.benchmark_json import write_benchmark_json
+from .reporting.history import DEFAULT_WINDOW, history_html, history_lines, load_series
+from .reporting.html import write_html
 from .reporting.json_report import load_report
+from .reporting.markdown import render_markdown, write_markdown
 from .reporting.terminal import render_table
 from .units import format_quantity
 
+DEFAULT_HISTORY = "aotperf-history.sqlite"
 PYTEST_TEST_FAILURES = 1
 """pytest's exit code when tests failed: an earlier run of `refresh --runs` may have regressions."""
 
@@ -21,16 +28,62 @@ PYTEST_TEST_FAILURES = 1
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="aotperf", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    refresh = commands.add_parser("refresh", help="run the suite in refresh mode and print what changed",
-                                  description="Arguments after the options go to pytest.")
-    refresh.add_argument("--runs", type=int, default=1, metavar="N",
-                         help="record N runs, so verdicts account for run-to-run spread (default 1)")
+    refresh = commands.add_parser(
+        "refresh",
+        help="run the suite in refresh mode and print what changed",
+        description="Arguments after the options go to pytest.",
+    )
+    refresh.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="record N runs, so verdicts account for run-to-run spread (default 1)",
+    )
     refresh.add_argument("--force", action="store_true", help="rewrite every measured metric")
     show = commands.add_parser("show", help="a table of stored baselines")
     show.add_argument("directory", nargs="?", default="baselines", type=Path)
     compare = commands.add_parser("compare", help="two reports side by side, with ratios")
     compare.add_argument("first", type=Path)
     compare.add_argument("second", type=Path)
+    record = commands.add_parser(
+        "record",
+        help="write baselines from reports (--aot-report) taken elsewhere; "
+        "several reports of one suite are recorded as several runs",
+    )
+    record.add_argument("reports", nargs="+", type=Path, metavar="REPORT")
+    record.add_argument("--baseline-dir", type=Path, default=Path("baselines"), metavar="DIR")
+    record.add_argument("--force", action="store_true", help="rewrite every metric, changed or not")
+    report = commands.add_parser(
+        "report",
+        help="render a JSON report (--aot-report) as HTML, Markdown or "
+        "pytest-benchmark JSON; Markdown to stdout when no output is named",
+    )
+    report.add_argument("report", type=Path)
+    report.add_argument("--html", type=Path, metavar="OUT", help="a self-contained HTML page with plots")
+    report.add_argument("--md", type=Path, metavar="OUT", help="the Markdown summary")
+    report.add_argument("--benchmark-json", type=Path, metavar="OUT", help="pytest-benchmark's JSON format")
+    history = commands.add_parser(
+        "history", help="a metric over the runs of a history (--aot-history); flags slow drift"
+    )
+    history.add_argument("test", nargs="?", help="only tests whose node id contains this")
+    history.add_argument("--metric", default="latency", help="the metric (default: latency)")
+    history.add_argument(
+        "--db",
+        type=Path,
+        default=Path(DEFAULT_HISTORY),
+        metavar="PATH",
+        help=f"the history database (default: {DEFAULT_HISTORY})",
+    )
+    history.add_argument("--machine", help="only runs on this machine key")
+    history.add_argument(
+        "--window",
+        type=int,
+        default=DEFAULT_WINDOW,
+        metavar="N",
+        help=f"runs the drift detection looks at (default {DEFAULT_WINDOW})",
+    )
+    history.add_argument("--html", type=Path, metavar="OUT", help="also write plots to this HTML page")
     args, rest = parser.parse_known_args(argv)
     if args.command != "refresh" and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -40,7 +93,69 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return run_refresh(rest, args.runs, args.force)
     if args.command == "show":
         return show_baselines(args.directory)
+    if args.command == "record":
+        return record_baselines(args.reports, args.baseline_dir, args.force)
+    if args.command == "report":
+        return render_report(args.report, args.html, args.md, args.benchmark_json)
+    if args.command == "history":
+        return show_history(args.db, args.metric, args.test, args.machine, args.window, args.html)
     return compare_reports(args.first, args.second)
+
+
+def record_baselines(paths: List[Path], root: Path, force: bool) -> int:
+    try:
+        reports = [load_report(path) for path in paths]
+        written, changes = record_reports(reports, root, force)
+    except (ValueError, BaselineError) as error:
+        print(f"aotperf record: {error}", file=sys.stderr)
+        return 2
+    rows = [
+        (nodeid, metric, change)
+        for nodeid, metrics in changes.items()
+        for metric, change in sorted(metrics.items())
+        if change != KEPT
+    ]
+    if rows:
+        print("\n".join(render_table(rows, ("test", "metric", "baseline"))))
+    print(
+        f"aotperf record: {len(rows)} metric(s) written from {len(reports)} run(s); "
+        f"files written: {', '.join(map(str, written)) or 'none'}"
+    )
+    return 0
+
+
+def render_report(path: Path, html: Optional[Path], md: Optional[Path], benchmark: Optional[Path]) -> int:
+    try:
+        report = load_report(path)
+    except ValueError as error:
+        print(f"aotperf report: {error}", file=sys.stderr)
+        return 2
+    if html:
+        write_html(html, report)
+    if md:
+        write_markdown(md, report)
+    if benchmark:
+        write_benchmark_json(benchmark, report)
+    if not (html or md or benchmark):
+        print(render_markdown(report))
+    return 0
+
+
+def show_history(
+    db: Path, metric: str, test: Optional[str], machine: Optional[str], window: int, html: Optional[Path]
+) -> int:
+    try:
+        series = load_series(db, metric, test, machine)
+    except FileNotFoundError as error:
+        print(f"aotperf history: {error}", file=sys.stderr)
+        return 2
+    if not series:
+        matching = f" for tests matching {test!r}" if test else ""
+        print(f"aotperf history: no runs in {db} recorded {metric!r}{matching}")
+    print("\n".join(history_lines(series, metric, window)))
+    if html:
+        write_atomic(html, history_html(series, metric, window))
+    return 0
 
 
 def run_refresh(pytest_args: List[str], runs: int, force: bool) -> int:
@@ -69,15 +184,20 @@ def _pytest(args: List[str]) -> int:
 
 
 def print_changes(report: Dict) -> None:
-    rows = [(test["test"], test["backend"], metric, change)
-            for test in report["tests"] for metric, change in sorted(test["baseline_changes"].items())
-            if change != KEPT]
+    rows = [
+        (test["test"], test["backend"], metric, change)
+        for test in report["tests"]
+        for metric, change in sorted(test["baseline_changes"].items())
+        if change != KEPT
+    ]
     kept = sum(change == KEPT for test in report["tests"] for change in test["baseline_changes"].values())
     print()
     if rows:
         print("\n".join(render_table(rows, ("test", "backend", "metric", "baseline"))))
-    print(f"aotperf refresh: {len(rows)} metric(s) written, {kept} kept unchanged; "
-          f"files written: {', '.join(report['baselines_written']) or 'none'}")
+    print(
+        f"aotperf refresh: {len(rows)} metric(s) written, {kept} kept unchanged; "
+        f"files written: {', '.join(report['baselines_written']) or 'none'}"
+    )
 
 
 def show_baselines(directory: Path) -> int:
@@ -92,8 +212,17 @@ def show_baselines(directory: Path) -> int:
         for test, entry in sorted(entries.items()):
             for name, metric in sorted(entry.metrics.items()):
                 value = format_quantity(metric.value, metric.unit) if metric.value is not None else "unavailable"
-                rows.append((machine, backend, test, name, value,
-                             str(metric.summary.n) if metric.summary else "", str(len(metric.runs) or "")))
+                rows.append(
+                    (
+                        machine,
+                        backend,
+                        test,
+                        name,
+                        value,
+                        str(metric.summary.n) if metric.summary else "",
+                        str(len(metric.runs) or ""),
+                    )
+                )
     if not rows:
         print(f"aotperf show: no baselines in {directory}")
         return 0
@@ -113,15 +242,27 @@ def compare_reports(first: Path, second: Path) -> int:
         (test, backend, metric), va, vb = key, values_a.get(key), values_b.get(key)
         unit = (va or vb)[1]
         ratio = f"{vb[0] / va[0]:.3f}x" if va and vb and va[0] else ""
-        rows.append((test, backend, metric, format_quantity(va[0], unit) if va else "-",
-                     format_quantity(vb[0], unit) if vb else "-", ratio))
+        rows.append(
+            (
+                test,
+                backend,
+                metric,
+                format_quantity(va[0], unit) if va else "-",
+                format_quantity(vb[0], unit) if vb else "-",
+                ratio,
+            )
+        )
     print("\n".join(render_table(rows, ("test", "backend", "metric", first.name, second.name, "ratio"))))
     return 0
 
 
 def _values(report: Dict) -> Dict[Tuple[str, str, str], Tuple[float, str]]:
-    return {(test["test"], test["backend"], name): (metric["value"], metric["unit"])
-            for test in report["tests"] for name, metric in test["metrics"].items() if metric.get("value") is not None}
+    return {
+        (test["test"], test["backend"], name): (metric["value"], metric["unit"])
+        for test in report["tests"]
+        for name, metric in test["metrics"].items()
+        if metric.get("value") is not None
+    }
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The verdict: is a metric regressed, improved, unchanged or new against its baseline? Pure."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,10 +40,15 @@ class Verdict:
         if self.baseline is None:
             return f"{label} {format_quantity(self.current, self.unit)} (no baseline)"
         change = f"{self.change:+.1%}" if self.change is not None else "n/a"
-        tolerance = f"tolerance {self.tolerance:.0%}" if self.tolerance * 100 == round(self.tolerance * 100) else f"tolerance {self.tolerance:.1%}"
+        tolerance = (
+            f"tolerance {self.tolerance:.0%}"
+            if self.tolerance * 100 == round(self.tolerance * 100)
+            else f"tolerance {self.tolerance:.1%}"
+        )
         if self.drift:
             tolerance += f" + run-to-run drift {self.drift:.1%}"
-        text = f"{label} {format_quantity(self.current, self.unit)} vs baseline {format_quantity(self.baseline, self.unit)} ({change}, {tolerance})"
+        current, baseline = format_quantity(self.current, self.unit), format_quantity(self.baseline, self.unit)
+        text = f"{label} {current} vs baseline {baseline} ({change}, {tolerance})"
         if self.flags:
             text += f" [{', '.join(self.flags)}]"
         return text
@@ -52,13 +58,23 @@ def judge(current: Metric, stored: Optional[StoredMetric], tolerance: float) -> 
     """Compare one measured metric with its stored baseline under a relative `tolerance`."""
     base = dict(metric=current.name, unit=current.unit, tolerance=tolerance, flags=current.flags)
     if not current.available:
-        return Verdict(status=UNAVAILABLE, current=None, baseline=stored.value if stored else None,
-                       note=current.unavailable or "", **base)
+        return Verdict(
+            status=UNAVAILABLE,
+            current=None,
+            baseline=stored.value if stored else None,
+            note=current.unavailable or "",
+            **base,
+        )
     if stored is None or stored.value is None:
         return Verdict(status=NEW, current=current.value, baseline=None, **base)
     if stored.unit != current.unit or stored.better != current.better:
-        return Verdict(status=NEW, current=current.value, baseline=None,
-                       note=f"baseline was in {stored.unit!r} ({stored.better} is better): not comparable", **base)
+        return Verdict(
+            status=NEW,
+            current=current.value,
+            baseline=None,
+            note=f"baseline was in {stored.unit!r} ({stored.better} is better): not comparable",
+            **base,
+        )
     cur, ref = current.value, stored.value
     change = cur / ref - 1.0 if ref else None
     drift = relative_spread(stored.runs)
@@ -69,7 +85,9 @@ def judge(current: Metric, stored: Optional[StoredMetric], tolerance: float) -> 
         interval = ratio_of_medians_interval(stored.samples, current.samples)
         status = _interval_status(interval, tolerance + drift, current.better)
     else:
-        status = _interval_status((cur / ref, cur / ref) if ref else _zero_ratio(cur), tolerance + drift, current.better)
+        status = _interval_status(
+            (cur / ref, cur / ref) if ref else _zero_ratio(cur), tolerance + drift, current.better
+        )
     return Verdict(status=status, current=cur, baseline=ref, change=change, interval=interval, drift=drift, **base)
 
 
@@ -101,10 +119,13 @@ def _zero_ratio(current: float) -> Tuple[float, float]:
 def limit_violation(metric: Metric, limit: float) -> Optional[str]:
     """The failure text when `metric` breaks its absolute budget, else None."""
     if not metric.available:
-        return f"{metric.name}: cannot check its limit {format_quantity(limit, metric.unit)}: unavailable ({metric.unavailable})"
+        budget = format_quantity(limit, metric.unit)
+        return f"{metric.name}: cannot check its limit {budget}: unavailable ({metric.unavailable})"
     broken = metric.value > limit if metric.better == "lower" else metric.value < limit
     if not broken:
         return None
     relation = "above" if metric.better == "lower" else "below"
-    return (f"{metric.name} {format_quantity(metric.value, metric.unit)} is {relation} its limit "
-            f"{format_quantity(limit, metric.unit)}")
+    return (
+        f"{metric.name} {format_quantity(metric.value, metric.unit)} is {relation} its limit "
+        f"{format_quantity(limit, metric.unit)}"
+    )

@@ -1,4 +1,5 @@
 """The machine key and the environment a measurement was taken in."""
+
 from __future__ import annotations
 
 import datetime
@@ -58,8 +59,13 @@ def git_commit(directory: Path) -> Optional[str]:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=directory,
-                               capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
@@ -94,4 +100,3 @@ def _driver_version() -> Optional[str]:
     import pynvml
 
     return pynvml.nvmlSystemGetDriverVersion()
-

@@ -1,4 +1,5 @@
 """The fixtures tests use: aot_perf, aot_backend, aot_compile, aot_llm."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, List, Optional, Sequence
@@ -9,6 +10,7 @@ from .backends import Backend, BackendUnsupported, CompiledModel
 from .measure.memory import MemoryMonitor
 from .measure.timing import Timer, timer_for
 from .recorder import PerfRecorder
+from .reporting.progress import progress_step
 from .session import NO_BACKEND
 from .stash import COMPILED_KEY, RECORDER_KEY, SPEC_KEY, session_of
 
@@ -23,8 +25,10 @@ def aot_backend(request: pytest.FixtureRequest) -> Backend:
     """The backend of this parametrization; skips the test where the machine cannot run it."""
     name = getattr(request, "param", None)
     if name is None:
-        raise pytest.UsageError(f"{request.node.nodeid}: aot_backend is parametrized by --aot-backend; "
-                                "do not request it from a fixture outside the test")
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: aot_backend is parametrized by --aot-backend; "
+            "do not request it from a fixture outside the test"
+        )
     spec = request.node.stash[SPEC_KEY]
     if spec.backends is not None and name not in spec.backends:
         pytest.skip(f"runs only on backend(s) {', '.join(spec.backends)} (@pytest.mark.aotperf(backends=...))")
@@ -54,24 +58,30 @@ def aot_timer(aot_device: str) -> Timer:
 def aot_perf(request: pytest.FixtureRequest, aot_device: str, aot_timer: Timer) -> PerfRecorder:
     """The per-test recorder: `measure(fn, ...)` times, `record(name, value, ...)` stores."""
     memory = MemoryMonitor(use_cuda=aot_device.startswith("cuda"))
-    recorder = PerfRecorder(request.node.nodeid, aot_device, aot_timer,
-                            session_of(request.config).settings.plan, memory)
+    recorder = PerfRecorder(
+        request.node.nodeid, aot_device, aot_timer, session_of(request.config).settings.plan, memory
+    )
     memory.start()
     request.node.stash[RECORDER_KEY] = recorder
     return recorder
 
 
 @pytest.fixture
-def aot_compile(aot_backend: Backend, aot_perf: PerfRecorder, request: pytest.FixtureRequest) -> Callable[..., CompiledModel]:
+def aot_compile(
+    aot_backend: Backend, aot_perf: PerfRecorder, request: pytest.FixtureRequest
+) -> Callable[..., CompiledModel]:
     """`aot_compile(module, example_inputs, batch_sizes=None, **options)`: the module compiled by this backend."""
     compiled: List[CompiledModel] = request.node.stash.setdefault(COMPILED_KEY, [])
 
-    def compile_module(module: Any, example_inputs: Sequence[Any], batch_sizes: Optional[Sequence[int]] = None,
-                       **options: Any) -> CompiledModel:
+    def compile_module(
+        module: Any, example_inputs: Sequence[Any], batch_sizes: Optional[Sequence[int]] = None, **options: Any
+    ) -> CompiledModel:
         inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
         sizes = tuple(batch_sizes) if batch_sizes else aot_backend.default_batch_sizes(inputs)
+        step = f"{aot_backend.name}: compiling {type(module).__name__} for batch sizes {', '.join(map(str, sizes))}"
         try:
-            model = aot_backend.compile(module, inputs, sizes, **options)
+            with progress_step(request.config if aot_backend.slow_compile else None, step):
+                model = aot_backend.compile(module, inputs, sizes, **options)
         except BackendUnsupported as reason:
             pytest.skip(str(reason))
         compiled.append(model)
@@ -87,7 +97,9 @@ def aot_llm(aot_backend: Backend, aot_perf: PerfRecorder, request: pytest.Fixtur
 
     def llm(model: str, **options: Any) -> Any:
         try:
-            return aot_backend.llm(model, recorder=aot_perf, **{**marker_options, **options})
+            step = f"{aot_backend.name}: engine for {model} (built, or shared with earlier tests)"
+            with progress_step(request.config if aot_backend.runs_llms else None, step):
+                return aot_backend.llm(model, recorder=aot_perf, **{**marker_options, **options})
         except BackendUnsupported as reason:
             pytest.skip(str(reason))
 

@@ -1,4 +1,5 @@
 """The `aotperf` marker: per-test tolerances, absolute limits and backend restriction."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,10 +11,12 @@ from .backends import KNOWN_BACKENDS
 from .units import BYTE_UNITS, TIME_UNITS, parse_percent, parse_quantity, split_quantity
 
 MARKER = "aotperf"
-MARKER_HELP = (f"{MARKER}(tolerance=None, metrics=None, limits=None, backends=None, llm_options=None): "
-               "per-test tolerance ('5%'), per-metric tolerances ({'latency': '5%'}), absolute limits "
-               "({'latency': '2 ms', 'host_peak_rss': '1.5 GiB'}), the backends the test runs on, "
-               "and options passed to aot_llm")
+MARKER_HELP = (
+    f"{MARKER}(tolerance=None, metrics=None, limits=None, backends=None, llm_options=None): "
+    "per-test tolerance ('5%'), per-metric tolerances ({'latency': '5%'}), absolute limits "
+    "({'latency': '2 ms', 'host_peak_rss': '1.5 GiB'}), the backends the test runs on, "
+    "and options passed to aot_llm"
+)
 ACCEPTED = ("tolerance", "metrics", "limits", "backends", "llm_options")
 
 
@@ -65,10 +68,13 @@ def _parse(kwargs: Mapping[str, Any]) -> MarkerSpec:
         unknown_backends = [b for b in backends if b not in KNOWN_BACKENDS]
         if unknown_backends:
             raise ValueError(f"unknown backend(s) {', '.join(unknown_backends)}; known: {', '.join(KNOWN_BACKENDS)}")
-    return MarkerSpec(tolerance=tolerance,
-                      metric_tolerances={name: parse_percent(value) for name, value in metrics.items()},
-                      limits=limits,
-                      backends=backends, llm_options=_mapping(kwargs, "llm_options"))
+    return MarkerSpec(
+        tolerance=tolerance,
+        metric_tolerances={name: parse_percent(value) for name, value in metrics.items()},
+        limits=limits,
+        backends=backends,
+        llm_options=_mapping(kwargs, "llm_options"),
+    )
 
 
 def _mapping(kwargs: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -84,6 +90,8 @@ def _check_limit(name: str, text: Any) -> None:
     if unit in TIME_UNITS or unit in BYTE_UNITS or not unit:
         return
     if "/" not in unit and unit not in ("count", "tokens"):
-        raise ValueError(f"limit for {name!r}: {text!r} has unknown unit {unit!r}; write a time ('2 ms', units "
-                         f"{', '.join(TIME_UNITS)}), a size ('1.5 GiB', units {', '.join(BYTE_UNITS)}) or the "
-                         "metric's own unit ('1000 tokens/s')")
+        raise ValueError(
+            f"limit for {name!r}: {text!r} has unknown unit {unit!r}; write a time ('2 ms', units "
+            f"{', '.join(TIME_UNITS)}), a size ('1.5 GiB', units {', '.join(BYTE_UNITS)}) or the "
+            "metric's own unit ('1000 tokens/s')"
+        )

@@ -1,4 +1,5 @@
 """Command-line and ini options, declared once; resolved into one immutable Settings."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,9 @@ def parse_backends(text: str) -> Tuple[str, ...]:
     unknown = [n for n in names if n not in KNOWN_BACKENDS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown backend {', '.join(map(repr, unknown)) or '(none given)'}; known backends: {', '.join(KNOWN_BACKENDS)}")
+            f"unknown backend {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"known backends: {', '.join(KNOWN_BACKENDS)}"
+        )
     return tuple(dict.fromkeys(names))
 
 
@@ -40,6 +43,7 @@ def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
         if value <= 0:
             raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
         return value
+
     parse.__name__ = kind.__name__
     return parse
 
@@ -59,29 +63,78 @@ class Option:
 
 
 OPTIONS = (
-    Option("--aot-backend", "backends to run, comma-separated: " + ", ".join(KNOWN_BACKENDS), DEFAULT_BACKENDS,
-           parse_backends, metavar="NAME[,NAME...]"),
-    Option("--aot-baseline-dir", "where baselines are stored (relative paths from the rootdir)", "baselines",
-           metavar="DIR"),
-    Option("--aot-update-baselines", "refresh mode: measure and write baselines; regressions are reported, not failed",
-           False, flag=True),
-    Option("--aot-force-update", "with --aot-update-baselines: rewrite every measured metric, changed or not",
-           False, flag=True),
+    Option(
+        "--aot-backend",
+        "backends to run, comma-separated: " + ", ".join(KNOWN_BACKENDS),
+        DEFAULT_BACKENDS,
+        parse_backends,
+        metavar="NAME[,NAME...]",
+    ),
+    Option(
+        "--aot-baseline-dir", "where baselines are stored (relative paths from the rootdir)", "baselines", metavar="DIR"
+    ),
+    Option(
+        "--aot-update-baselines",
+        "refresh mode: measure and write baselines; regressions are reported, not failed",
+        False,
+        flag=True,
+    ),
+    Option(
+        "--aot-force-update",
+        "with --aot-update-baselines: rewrite every measured metric, changed or not",
+        False,
+        flag=True,
+    ),
     Option("--aot-tolerance", "allowed slowdown of timing and other metrics", "10%", parse_tolerance, metavar="PCT"),
     Option("--aot-memory-tolerance", "allowed growth of memory metrics", "5%", parse_tolerance, metavar="PCT"),
-    Option("--aot-duration-tolerance", "allowed slowdown of one-shot timings (compile_s, capture_s)", "25%",
-           parse_tolerance, metavar="PCT"),
+    Option(
+        "--aot-duration-tolerance",
+        "allowed slowdown of one-shot timings (compile_s, capture_s)",
+        "25%",
+        parse_tolerance,
+        metavar="PCT",
+    ),
     Option("--aot-report", "write the whole run as JSON to PATH", None, metavar="PATH"),
     Option("--aot-strict", "a measured test with no baseline fails", False, flag=True),
     Option("--aot-fail-on-improvement", "an improvement beyond the tolerance fails (stale baseline)", False, flag=True),
     Option("--aot-machine", "machine key for baselines (default: a slug of the device)", None, metavar="KEY"),
     Option("--aot-min-samples", "fewest timed samples per measurement", 20, _positive(int), metavar="N"),
-    Option("--aot-max-time", "time budget of one measurement's samples, in seconds", 1.0, _positive(float),
-           metavar="SECONDS"),
+    Option(
+        "--aot-max-time",
+        "time budget of one measurement's samples, in seconds",
+        1.0,
+        _positive(float),
+        metavar="SECONDS",
+    ),
     Option("--aot-warmup", "warm-up time before sampling, in seconds", 0.05, _positive(float), metavar="SECONDS"),
     Option("--aot-flush-l2", "flush the GPU's L2 cache between samples (as triton's do_bench)", False, flag=True),
-    Option("--aot-prior-runs", "reports of earlier runs to record with this one (used by aotperf refresh --runs)",
-           "", metavar="REPORT[,REPORT...]"),
+    Option(
+        "--aot-prior-runs",
+        "reports of earlier runs to record with this one (used by aotperf refresh --runs)",
+        "",
+        metavar="REPORT[,REPORT...]",
+    ),
+    Option(
+        "--aot-report-md",
+        "write a Markdown summary of the run to PATH (CI job summaries, PR comments)",
+        None,
+        metavar="PATH",
+    ),
+    Option(
+        "--aot-history", "append the run to the SQLite history at PATH (see `aotperf history`)", None, metavar="PATH"
+    ),
+    Option(
+        "--aot-benchmark-json",
+        "write the run's timings to PATH in pytest-benchmark's JSON format",
+        None,
+        metavar="PATH",
+    ),
+    Option(
+        "--aot-gate-benchmarks",
+        "judge every test using pytest-benchmark's `benchmark` fixture against baselines",
+        False,
+        flag=True,
+    ),
 )
 
 
@@ -92,8 +145,13 @@ def add_options(parser: pytest.Parser) -> None:
             group.addoption(option.name, action="store_true", default=None, help=option.help)
             parser.addini(option.ini, option.help, type="bool", default=option.default)
         else:
-            group.addoption(option.name, metavar=option.metavar, type=option.parse, default=None,
-                            help=f"{option.help} (default: {option.default})")
+            group.addoption(
+                option.name,
+                metavar=option.metavar,
+                type=option.parse,
+                default=None,
+                help=f"{option.help} (default: {option.default})".replace("%", "%%"),
+            )
             parser.addini(option.ini, option.help, default=str(option.default) if option.default is not None else None)
 
 
@@ -112,6 +170,10 @@ class Settings:
     machine: Optional[str]
     plan: SamplingPlan
     prior_runs: Tuple[Path, ...]
+    report_md: Optional[Path] = None
+    history: Optional[Path] = None
+    benchmark_json: Optional[Path] = None
+    gate_benchmarks: bool = False
 
     def default_tolerance(self, kind: str) -> float:
         return {"memory": self.memory_tolerance, "duration": self.duration_tolerance}.get(kind, self.tolerance)
@@ -134,11 +196,23 @@ def read_settings(config: pytest.Config) -> Settings:
         strict=bool(values["aot_strict"]),
         fail_on_improvement=bool(values["aot_fail_on_improvement"]),
         machine=values["aot_machine"] or None,
-        plan=SamplingPlan(warmup_s=values["aot_warmup"], min_samples=values["aot_min_samples"],
-                          max_samples=max(1000, values["aot_min_samples"]), max_time_s=values["aot_max_time"],
-                          flush_l2=bool(values["aot_flush_l2"])),
+        plan=SamplingPlan(
+            warmup_s=values["aot_warmup"],
+            min_samples=values["aot_min_samples"],
+            max_samples=max(1000, values["aot_min_samples"]),
+            max_time_s=values["aot_max_time"],
+            flush_l2=bool(values["aot_flush_l2"]),
+        ),
         prior_runs=tuple(Path(p) for p in str(values["aot_prior_runs"]).split(",") if p),
+        report_md=_path(values["aot_report_md"]),
+        history=_path(values["aot_history"]),
+        benchmark_json=_path(values["aot_benchmark_json"]),
+        gate_benchmarks=bool(values["aot_gate_benchmarks"]),
     )
+
+
+def _path(text: Optional[str]) -> Optional[Path]:
+    return Path(text) if text else None
 
 
 def _value(config: pytest.Config, option: Option) -> Any:

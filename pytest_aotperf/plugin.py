@@ -1,17 +1,22 @@
 """pytest hooks: options, parametrization by backend, judging each test, baselines and reports."""
+
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import pytest
 
 from .baselines.storage import BaselineError, machines_with_baselines
 from .fixtures import aot_backend, aot_compile, aot_device, aot_llm, aot_perf, aot_timer, backend_name  # noqa: F401
+from .interop.benchmark_json import write_benchmark_json
+from .interop.gate import aot_benchmark, is_gated, keep_benchmark_stats  # noqa: F401
 from .marks import MARKER_HELP, marker_spec
 from .options import add_options, read_settings
+from .reporting.history import append_run
 from .reporting.json_report import load_report, report_json, run_values, write_report
+from .reporting.markdown import write_markdown
 from .reporting.terminal import render_table, table_rows, unavailable_lines
-from .session import AotPerfSession, PerfTestId
+from .session import NO_BACKEND, AotPerfSession, PerfTestId
 from .stash import COMPILED_KEY, RECORDER_KEY, SESSION_KEY, SPEC_KEY, session_of
 
 MEASURING_FIXTURES = ("aot_perf", "aot_compile", "aot_llm")
@@ -26,16 +31,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    from .environment import collect_environment, machine_key
-
     config = session.config
     settings = read_settings(config)
     try:
         prior = run_values(load_report(path) for path in settings.prior_runs)
     except ValueError as error:
         raise pytest.UsageError(f"--aot-prior-runs: {error}") from None
-    config.stash[SESSION_KEY] = AotPerfSession(settings, settings.machine or machine_key(),
-                                                collect_environment(config.rootpath), prior)
+    config.stash[SESSION_KEY] = AotPerfSession(settings, config.rootpath, prior)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -61,8 +63,7 @@ def pytest_report_header(config: pytest.Config) -> List[str]:
     if aot is None:
         return []
     mode = "refresh (writing baselines)" if aot.settings.update else "check"
-    return [f"aotperf: backends {', '.join(aot.settings.backends)}; machine {aot.machine}; "
-            f"baselines {aot.settings.baseline_dir}; mode {mode}"]
+    return [f"aotperf: backends {', '.join(aot.settings.backends)}; baselines {aot.settings.baseline_dir}; mode {mode}"]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -86,6 +87,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     return report
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: Optional[pytest.Item]) -> None:
+    """Release a backend when the next test runs on another one (tests are grouped by backend)."""
+    name = backend_name(item)
+    if name != NO_BACKEND and (nextitem is None or backend_name(nextitem) != name):
+        session_of(item.config).release_backend(name)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     aot = session.config.stash.get(SESSION_KEY, None)
     if aot is None:
@@ -93,9 +102,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     aot.close_backends()
     if aot.settings.update and exitstatus != pytest.ExitCode.INTERRUPTED:
         aot.write_baselines()
+    outputs = (aot.settings.report, aot.settings.report_md, aot.settings.benchmark_json, aot.settings.history)
+    if not any(outputs):
+        return
+    settings = {key: str(value) for key, value in vars(aot.settings).items()}
+    report = report_json(aot.results, aot.environment, aot.machine, settings, aot.written)
     if aot.settings.report:
-        settings = {key: str(value) for key, value in vars(aot.settings).items()}
-        write_report(aot.settings.report, report_json(aot.results, aot.environment, aot.machine, settings, aot.written))
+        write_report(aot.settings.report, report)
+    if aot.settings.report_md:
+        write_markdown(aot.settings.report_md, report)
+    if aot.settings.benchmark_json:
+        write_benchmark_json(aot.settings.benchmark_json, report)
+    if aot.settings.history and aot.results:
+        append_run(aot.settings.history, report)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """After the test body: keep the statistics of a gated pytest-benchmark test for its verdict."""
+    result = yield
+    if SESSION_KEY in item.config.stash and is_gated(item):
+        keep_benchmark_stats(item)
+    return result
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -103,14 +131,23 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if aot is None or not aot.results:
         return
     write = terminalreporter.write_line
-    terminalreporter.section("aotperf")
+    terminalreporter.section(f"aotperf (machine {aot.machine})")
     for line in render_table(table_rows(aot.results)) + unavailable_lines(aot.results):
         write(line)
     others = [m for m in machines_with_baselines(aot.settings.baseline_dir) if m != aot.machine]
     if aot.machine not in machines_with_baselines(aot.settings.baseline_dir) and not aot.written:
-        write(f"no baselines for machine {aot.machine!r} in {aot.settings.baseline_dir}; "
-              f"machines with baselines: {', '.join(others) or 'none'}. Record them with `aotperf refresh`.")
+        write(
+            f"no baselines for machine {aot.machine!r} in {aot.settings.baseline_dir}; "
+            f"machines with baselines: {', '.join(others) or 'none'}. Record them with `aotperf refresh`."
+        )
     for path in aot.written:
         write(f"baseline written: {path}")
-    if aot.settings.report:
-        write(f"report: {aot.settings.report}")
+    outputs = {
+        "report": aot.settings.report,
+        "markdown report": aot.settings.report_md,
+        "pytest-benchmark JSON": aot.settings.benchmark_json,
+        "history": aot.settings.history,
+    }
+    for label, path in outputs.items():
+        if path:
+            write(f"{label}: {path}")

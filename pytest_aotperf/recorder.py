@@ -1,4 +1,5 @@
 """The per-test recorder behind the `aot_perf` fixture."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -6,7 +7,6 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from .measure.gpu_health import health_context, read_clock
 from .measure.memory import MemoryMonitor
-from .measure.stats import summarize
 from .measure.timing import L2Flusher, SamplingPlan, Timer, sample
 from .results import Metric
 
@@ -27,9 +27,15 @@ def compiled_graph_count() -> int:
 class PerfRecorder:
     """Records a test's metrics. `measure` times a callable; `record` stores any other value."""
 
-    def __init__(self, test_id: str, device: str, timer: Timer, plan: SamplingPlan,
-                 memory: Optional[MemoryMonitor] = None,
-                 graph_count: Callable[[], int] = compiled_graph_count) -> None:
+    def __init__(
+        self,
+        test_id: str,
+        device: str,
+        timer: Timer,
+        plan: SamplingPlan,
+        memory: Optional[MemoryMonitor] = None,
+        graph_count: Callable[[], int] = compiled_graph_count,
+    ) -> None:
         self.test_id = test_id
         self.device = device
         self._timer = timer
@@ -44,14 +50,33 @@ class PerfRecorder:
     def metrics(self) -> Tuple[Metric, ...]:
         return tuple(self._metrics.values())
 
-    def measure(self, fn: Callable[..., Any], *args: Any, name: str = "latency",
-                warmup: Optional[float] = None, min_samples: Optional[int] = None,
-                max_samples: Optional[int] = None, max_time: Optional[float] = None,
-                flush_l2: Optional[bool] = None, **kwargs: Any) -> Metric:
+    def measure(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        name: str = "latency",
+        warmup: Optional[float] = None,
+        min_samples: Optional[int] = None,
+        max_samples: Optional[int] = None,
+        max_time: Optional[float] = None,
+        flush_l2: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> Metric:
         """Time `fn(*args, **kwargs)`: warm-up, then samples; records a lower-is-better timing."""
-        plan = dataclasses.replace(self._plan, **{k: v for k, v in {
-            "warmup_s": warmup, "min_samples": min_samples, "max_samples": max_samples,
-            "max_time_s": max_time, "flush_l2": flush_l2}.items() if v is not None})
+        plan = dataclasses.replace(
+            self._plan,
+            **{
+                k: v
+                for k, v in {
+                    "warmup_s": warmup,
+                    "min_samples": min_samples,
+                    "max_samples": max_samples,
+                    "max_time_s": max_time,
+                    "flush_l2": flush_l2,
+                }.items()
+                if v is not None
+            },
+        )
         between = L2Flusher(self.device) if plan.flush_l2 and self.device.startswith("cuda") else None
         call = (lambda: fn(*args, **kwargs)) if args or kwargs else fn
         clock_before = read_clock() if self.device.startswith("cuda") else None
@@ -63,25 +88,42 @@ class PerfRecorder:
             context["graphs_compiled_while_timed"] = timed.graphs_compiled
         if self._memory is not None:
             self._memory.checkpoint()
-        return self.record_samples(name, timed.samples, unit="s", better="lower", kind="timing",
-                                   flags=flags, context=context)
+        return self.record_samples(
+            name, timed.samples, unit="s", better="lower", kind="timing", flags=flags, context=context
+        )
 
-    def record(self, name: str, value: float, unit: str = "", better: str = "lower",
-               kind: str = "value", **context: Any) -> Metric:
+    def record(
+        self, name: str, value: float, unit: str = "", better: str = "lower", kind: str = "value", **context: Any
+    ) -> Metric:
         """Record one value, such as a throughput (better="higher") or a count."""
-        return self._store(Metric(name=name, unit=unit, better=better, kind=kind, value=float(value),
-                                  context=tuple(sorted(context.items()))))
+        return self._store(
+            Metric(
+                name=name,
+                unit=unit,
+                better=better,
+                kind=kind,
+                value=float(value),
+                context=tuple(sorted(context.items())),
+            )
+        )
 
-    def record_samples(self, name: str, samples, unit: str = "s", better: str = "lower",
-                       kind: str = "timing", flags: Tuple[str, ...] = (), context: Optional[dict] = None) -> Metric:
+    def record_samples(
+        self,
+        name: str,
+        samples,
+        unit: str = "s",
+        better: str = "lower",
+        kind: str = "timing",
+        flags: Tuple[str, ...] = (),
+        context: Optional[dict] = None,
+    ) -> Metric:
         """Record a sample set measured elsewhere (a backend's own timings)."""
-        summary = summarize(samples)
-        return self._store(Metric(name=name, unit=unit, better=better, kind=kind, value=summary.median,
-                                  samples=tuple(float(s) for s in samples), summary=summary, flags=flags,
-                                  context=tuple(sorted((context or {}).items()))))
+        context_items = tuple(sorted((context or {}).items()))
+        return self._store(Metric.from_samples(name, samples, unit, better, kind, flags, context_items))
 
-    def record_unavailable(self, name: str, reason: str, unit: str = "", better: str = "lower",
-                           kind: str = "value") -> Metric:
+    def record_unavailable(
+        self, name: str, reason: str, unit: str = "", better: str = "lower", kind: str = "value"
+    ) -> Metric:
         """Record that a metric could not be measured on this machine, and why."""
         return self._store(Metric(name=name, unit=unit, better=better, kind=kind, unavailable=reason))
 
@@ -95,7 +137,9 @@ class PerfRecorder:
 
     def _store(self, metric: Metric) -> Metric:
         if metric.name in self._metrics:
-            raise ValueError(f"{self.test_id}: metric {metric.name!r} was already recorded in this test; "
-                             "give each measurement its own name=")
+            raise ValueError(
+                f"{self.test_id}: metric {metric.name!r} was already recorded in this test; "
+                "give each measurement its own name="
+            )
         self._metrics[metric.name] = metric
         return metric

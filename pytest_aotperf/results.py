@@ -1,8 +1,9 @@
 """Immutable value objects for what a test measured."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Optional, Tuple
+from typing import Literal, Optional, Sequence, Tuple
 
 Better = Literal["lower", "higher"]
 Kind = Literal["timing", "duration", "memory", "value"]
@@ -57,3 +58,31 @@ class Metric:
     @property
     def available(self) -> bool:
         return self.unavailable is None
+
+    @classmethod
+    def from_samples(
+        cls,
+        name: str,
+        samples: Sequence[float],
+        unit: str = "s",
+        better: Better = "lower",
+        kind: Kind = "timing",
+        flags: Tuple[str, ...] = (),
+        context: Tuple[Tuple[str, object], ...] = (),
+    ) -> "Metric":
+        """A sampled metric: its value is the samples' median, its summary their statistics."""
+        from .measure.stats import summarize
+
+        values = tuple(float(s) for s in samples)
+        summary = summarize(values)
+        return cls(
+            name=name,
+            unit=unit,
+            better=better,
+            kind=kind,
+            value=summary.median,
+            samples=values,
+            summary=summary,
+            flags=flags,
+            context=context,
+        )

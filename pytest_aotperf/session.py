@@ -1,4 +1,5 @@
 """The state of one aotperf run and the judgement of each measured test."""
+
 from __future__ import annotations
 
 import functools
@@ -9,7 +10,6 @@ from typing import Any, Dict, List, Mapping, Tuple
 import pytest
 
 from .backends import Backend, create_backend
-from .baselines.refresh import refreshed_entry
 from .baselines.store import BaselineStore
 from .compare import IMPROVED, NEW, REGRESSED, Verdict, judge, limit_violation
 from .environment import collect_environment, machine_key
@@ -50,8 +50,7 @@ class PerfTestResult:
 class AotPerfSession:
     """Backends, baselines and results of one pytest run."""
 
-    def __init__(self, settings: Settings, root: Path,
-                 prior_runs: Mapping[Tuple[str, str], Tuple[float, ...]]) -> None:
+    def __init__(self, settings: Settings, root: Path, prior_runs: Mapping[Tuple[str, str], Tuple[float, ...]]) -> None:
         self.settings = settings
         self.root = root
         self.results: List[PerfTestResult] = []
@@ -77,13 +76,19 @@ class AotPerfSession:
             self._backends[name] = create_backend(name)
         return self._backends[name]
 
-    def close_backends(self) -> None:
-        for backend in self._backends.values():
+    def release_backend(self, name: str) -> None:
+        """Close a backend no later test needs, so that what it holds (an engine's GPU memory) returns."""
+        backend = self._backends.pop(name, None)
+        if backend is not None:
             backend.close()
-        self._backends.clear()
 
-    def judge_test(self, test: PerfTestId, metrics: Tuple[Metric, ...], spec: MarkerSpec,
-                   config: Mapping[str, Any]) -> PerfTestResult:
+    def close_backends(self) -> None:
+        for name in list(self._backends):
+            self.release_backend(name)
+
+    def judge_test(
+        self, test: PerfTestId, metrics: Tuple[Metric, ...], spec: MarkerSpec, config: Mapping[str, Any]
+    ) -> PerfTestResult:
         """Verdicts and failures of a test that ran; in refresh mode, stage its new baseline entry."""
         settings = self.settings
         entry = self.store.entry(test.backend, test.module, test.name)
@@ -95,10 +100,17 @@ class AotPerfSession:
         changes: Dict[str, str] = {}
         if settings.update:
             prior = {name: runs for (nodeid, name), runs in self._prior_runs.items() if nodeid == test.nodeid}
-            new_entry, changes = refreshed_entry(entry, metrics, self.environment, config, tolerance_of,
-                                                 settings.force_update, prior)
-            if new_entry is not entry:
-                self.store.stage(test.backend, test.module, test.name, new_entry)
+            changes = self.store.refresh(
+                test.backend,
+                test.module,
+                test.name,
+                metrics,
+                self.environment,
+                config,
+                tolerance_of,
+                settings.force_update,
+                prior,
+            )
         result = PerfTestResult(test, metrics, verdicts, tuple(failures), changes, config)
         self.results.append(result)
         return result
@@ -108,15 +120,15 @@ class AotPerfSession:
         return self.written
 
 
-
 def _limit_failures(metrics: Tuple[Metric, ...], spec: MarkerSpec) -> List[str]:
     by_name = {m.name: m for m in metrics}
     failures = []
     for name in spec.limits:
         metric = by_name.get(name)
         if metric is None:
-            failures.append(f"limits name metric {name!r}, which this test did not record; "
-                            f"recorded: {', '.join(sorted(by_name))}")
+            failures.append(
+                f"limits name metric {name!r}, which this test did not record; recorded: {', '.join(sorted(by_name))}"
+            )
             continue
         try:
             limit = spec.limit_for(name, metric.unit)
@@ -136,9 +148,13 @@ def _verdict_failures(test: PerfTestId, verdicts: Tuple[Verdict, ...], settings:
         if verdict.status == REGRESSED:
             failures.append(f"{label}: {verdict.describe()}")
         elif verdict.status == IMPROVED and settings.fail_on_improvement:
-            failures.append(f"{label}: improved beyond its tolerance, the baseline is stale "
-                            f"(refresh it with `aotperf refresh`): {verdict.describe()}")
+            failures.append(
+                f"{label}: improved beyond its tolerance, the baseline is stale "
+                f"(refresh it with `aotperf refresh`): {verdict.describe()}"
+            )
         elif verdict.status == NEW and settings.strict:
-            failures.append(f"{label}: no baseline for {verdict.metric} in {settings.baseline_dir} "
-                            "(--aot-strict); record one with `aotperf refresh`")
+            failures.append(
+                f"{label}: no baseline for {verdict.metric} in {settings.baseline_dir} "
+                "(--aot-strict); record one with `aotperf refresh`"
+            )
     return failures

@@ -1,4 +1,5 @@
 """Keys for the state aotperf keeps on pytest's config and items."""
+
 from __future__ import annotations
 
 from typing import List

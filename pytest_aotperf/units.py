@@ -1,12 +1,22 @@
 """Parsing and formatting of the quantities users write: "5%", "2 ms", "1.5 GiB"."""
+
 from __future__ import annotations
 
 import re
 from typing import Tuple, Union
 
 TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0}
-BYTE_UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
-              "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+BYTE_UNITS = {
+    "B": 1,
+    "KB": 1e3,
+    "MB": 1e6,
+    "GB": 1e9,
+    "TB": 1e12,
+    "KiB": 2**10,
+    "MiB": 2**20,
+    "GiB": 2**30,
+    "TiB": 2**40,
+}
 COUNT = "count"
 """The unit of counted things (graphs, replays): shown as a bare number."""
 _QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ/%]*)\s*$")
@@ -55,8 +65,10 @@ def parse_quantity(text: Union[str, float, int], unit: str) -> float:
         scale = 1.0 if written in ("", unit) else None
         accepted = f"'{unit}' or no unit"
     if scale is None:
-        raise QuantityError(f"{text!r}: unknown unit {written!r} for a metric measured in {unit or 'plain numbers'}; "
-                            f"accepted: {accepted}")
+        raise QuantityError(
+            f"{text!r}: unknown unit {written!r} for a metric measured in {unit or 'plain numbers'}; "
+            f"accepted: {accepted}"
+        )
     return number * scale
 
 
@@ -79,5 +91,6 @@ def format_quantity(value: float, unit: str) -> str:
 
 
 def _three_digits(number: float) -> str:
-    """Three significant digits, trailing zeros kept (1.20, 12.0, 120)."""
-    return f"{number:#.3g}".rstrip(".")
+    """Three significant digits, trailing zeros kept (1.20, 12.0, 120); whole numbers from 1000 (1,010)."""
+    text = f"{number:#.3g}".rstrip(".")
+    return f"{number:,.0f}" if "e" in text else text

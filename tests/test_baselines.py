@@ -1,21 +1,26 @@
 """Baseline files and the refresh rule, without pytest runs."""
+
 import json
 import os
 
 import pytest
 
-from pytest_aotperf.baselines.entries import StoredMetric, BaselineEntry
+from pytest_aotperf.baselines.entries import BaselineEntry, StoredMetric
 from pytest_aotperf.baselines.refresh import KEPT, NEW, UPDATED, refreshed_entry
-from pytest_aotperf.baselines.storage import (BaselineError, baseline_path, load_file, machines_with_baselines, render,
-                                              write_atomic)
-from pytest_aotperf.measure.stats import summarize
+from pytest_aotperf.baselines.storage import (
+    BaselineError,
+    baseline_path,
+    load_file,
+    machines_with_baselines,
+    render,
+    write_atomic,
+)
 from pytest_aotperf.results import Metric
 
 
 def latency(scale=1.0, name="latency"):
     samples = tuple(scale * (1e-3 + 1e-6 * (i % 10)) for i in range(100))
-    return Metric(name=name, unit="s", better="lower", kind="timing", value=summarize(samples).median,
-                  samples=samples, summary=summarize(samples))
+    return Metric.from_samples(name, samples)
 
 
 def entry_of(*metrics, environment=None):
@@ -27,8 +32,10 @@ def tolerance(metric):
 
 
 def test_path_layout(tmp_path):
-    assert baseline_path(tmp_path, "nvidia-h100", "inductor", "example_tests/test_models.py") == \
-        tmp_path / "nvidia-h100" / "inductor" / "example_tests" / "test_models.json"
+    assert (
+        baseline_path(tmp_path, "nvidia-h100", "inductor", "example_tests/test_models.py")
+        == tmp_path / "nvidia-h100" / "inductor" / "example_tests" / "test_models.json"
+    )
 
 
 def test_round_trip_is_deterministic(tmp_path):
@@ -62,14 +69,22 @@ def test_unchanged_text_is_not_rewritten(tmp_path):
     assert path.stat().st_mtime_ns == mtime
 
 
-@pytest.mark.parametrize("content, problem", [
-    ("{not json", "is not valid JSON"),
-    ('{"schema": "other"}', "expected schema 'pytest-aotperf/baseline/1'"),
-    ('{"schema": "pytest-aotperf/baseline/1", "tests": {"t": {"metrics": {"latency": {"unit": "s"}}}}}',
-     "tests.t.metrics.latency: missing field 'better'"),
-    ('{"schema": "pytest-aotperf/baseline/1", "tests": {"t": {"metrics": {"latency": '
-     '{"unit": "s", "better": "lower", "kind": "timing", "value": "fast"}}}}}', "expected a number"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("{not json", "is not valid JSON"),
+        ('{"schema": "other"}', "expected schema 'pytest-aotperf/baseline/1'"),
+        (
+            '{"schema": "pytest-aotperf/baseline/1", "tests": {"t": {"metrics": {"latency": {"unit": "s"}}}}}',
+            "tests.t.metrics.latency: missing field 'better'",
+        ),
+        (
+            '{"schema": "pytest-aotperf/baseline/1", "tests": {"t": {"metrics": {"latency": '
+            '{"unit": "s", "better": "lower", "kind": "timing", "value": "fast"}}}}}',
+            "expected a number",
+        ),
+    ],
+)
 def test_bad_files_name_the_file_and_the_problem(tmp_path, content, problem):
     path = tmp_path / "f.json"
     path.write_text(content)
@@ -98,8 +113,9 @@ def test_refresh_keeps_an_entry_that_did_not_change_credibly():
 
 def test_refresh_rewrites_a_credible_change_and_only_that_metric():
     old = entry_of(latency(), latency(name="other"))
-    new, changes = refreshed_entry(old, [latency(1.5), latency(1.0, name="other")], {"time": "now"}, {}, tolerance,
-                                   force=False)
+    new, changes = refreshed_entry(
+        old, [latency(1.5), latency(1.0, name="other")], {"time": "now"}, {}, tolerance, force=False
+    )
     assert changes == {"latency": UPDATED, "other": KEPT}
     assert new.metrics["latency"].value == pytest.approx(1.5 * old.metrics["latency"].value, rel=1e-3)
     assert new.metrics["other"] is old.metrics["other"]
@@ -113,16 +129,16 @@ def test_forced_refresh_and_new_metrics():
 
 
 def test_refresh_with_runs_records_every_run():
-    new, changes = refreshed_entry(None, [latency()], {}, {}, tolerance, force=False,
-                                   prior_runs={"latency": (0.9e-3, 1.1e-3)})
+    new, changes = refreshed_entry(
+        None, [latency()], {}, {}, tolerance, force=False, prior_runs={"latency": (0.9e-3, 1.1e-3)}
+    )
     assert changes == {"latency": NEW}
     assert new.metrics["latency"].runs == (0.0009, 0.0011, pytest.approx(1.0045e-3))
 
 
 def test_stored_samples_are_bounded_and_json_has_no_pickle(tmp_path):
     many = tuple(1e-3 + 1e-9 * i for i in range(5000))
-    metric = Metric(name="latency", unit="s", better="lower", kind="timing", value=summarize(many).median,
-                    samples=many, summary=summarize(many))
+    metric = Metric.from_samples("latency", many)
     data = json.loads(render("m", "b", {"t": entry_of(metric)}))
     stored = data["tests"]["t"]["metrics"]["latency"]
     assert len(stored["samples"]) == 200 and stored["summary"]["n"] == 5000

@@ -1,21 +1,27 @@
 """The verdict, on recorded samples: exact and never flaky."""
+
 import random
 
 import pytest
 
 from pytest_aotperf.baselines.entries import StoredMetric
-from pytest_aotperf.compare import (IMPROVED, MEMORY_SLACK_BYTES, NEW, REGRESSED, UNAVAILABLE, UNCHANGED, judge,
-                                    limit_violation)
-from pytest_aotperf.measure.stats import summarize
+from pytest_aotperf.compare import (
+    IMPROVED,
+    MEMORY_SLACK_BYTES,
+    NEW,
+    REGRESSED,
+    UNAVAILABLE,
+    UNCHANGED,
+    judge,
+    limit_violation,
+)
 from pytest_aotperf.results import Metric
 
 
 def timing(median, spread=0.01, n=200, seed=1, name="latency", better="lower", unit="s"):
     rng = random.Random(seed)
     samples = tuple(rng.gauss(median, median * spread) for _ in range(n))
-    summary = summarize(samples)
-    return Metric(name=name, unit=unit, better=better, kind="timing", value=summary.median, samples=samples,
-                  summary=summary)
+    return Metric.from_samples(name, samples, unit=unit, better=better)
 
 
 def stored(metric, runs=()):
@@ -36,11 +42,9 @@ def test_same_distribution_is_unchanged():
 def test_noise_alone_does_not_fail():
     """Medians 12% apart but samples so noisy the interval reaches inside the tolerance."""
     wide = [1e-3 * (1 + 0.5 * ((i % 7) - 3) / 3) for i in range(21)]
-    base = Metric(name="latency", unit="s", better="lower", kind="timing", value=summarize(wide).median,
-                  samples=tuple(wide), summary=summarize(wide))
+    base = Metric.from_samples("latency", wide)
     slower = tuple(s * 1.12 for s in wide)
-    current = Metric(name="latency", unit="s", better="lower", kind="timing", value=summarize(slower).median,
-                     samples=slower, summary=summarize(slower))
+    current = Metric.from_samples("latency", slower)
     verdict = judge(current, stored(base), 0.10)
     assert verdict.change > 0.10
     assert verdict.status == UNCHANGED
@@ -52,8 +56,14 @@ def test_improvement_beyond_tolerance_is_reported():
 
 def test_higher_is_better_metrics_regress_when_they_fall():
     base = timing(1000, name="throughput", better="higher", unit="tokens/s")
-    assert judge(timing(500, seed=2, name="throughput", better="higher", unit="tokens/s"), stored(base), 0.1).status == REGRESSED
-    assert judge(timing(2000, seed=2, name="throughput", better="higher", unit="tokens/s"), stored(base), 0.1).status == IMPROVED
+    assert (
+        judge(timing(500, seed=2, name="throughput", better="higher", unit="tokens/s"), stored(base), 0.1).status
+        == REGRESSED
+    )
+    assert (
+        judge(timing(2000, seed=2, name="throughput", better="higher", unit="tokens/s"), stored(base), 0.1).status
+        == IMPROVED
+    )
 
 
 def test_run_to_run_drift_widens_the_allowance():
@@ -78,8 +88,18 @@ def test_memory_tolerance_has_an_absolute_slack():
 
 def test_single_values_compare_against_tolerance():
     base = Metric(name="compile_s", unit="s", better="lower", kind="duration", value=10.0)
-    assert judge(Metric(name="compile_s", unit="s", better="lower", kind="duration", value=13.0), stored(base), 0.25).status == REGRESSED
-    assert judge(Metric(name="compile_s", unit="s", better="lower", kind="duration", value=12.0), stored(base), 0.25).status == UNCHANGED
+    assert (
+        judge(
+            Metric(name="compile_s", unit="s", better="lower", kind="duration", value=13.0), stored(base), 0.25
+        ).status
+        == REGRESSED
+    )
+    assert (
+        judge(
+            Metric(name="compile_s", unit="s", better="lower", kind="duration", value=12.0), stored(base), 0.25
+        ).status
+        == UNCHANGED
+    )
 
 
 def test_new_unavailable_and_incomparable():

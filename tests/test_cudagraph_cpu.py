@@ -1,10 +1,10 @@
 """The cudagraph backend where no CUDA device is: unavailable with its reason, options still checked."""
+
 import pytest
 import torch
 
 from pytest_aotperf.backends import BackendUnsupported, create_backend
-from pytest_aotperf.backends.cudagraph import (NO_CUDA_REASON, CaptureError, CudaGraphBackend,
-                                               batch_routes)
+from pytest_aotperf.backends.cudagraph import NO_CUDA_REASON, CaptureError, CudaGraphBackend, batch_routes
 
 needs_no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without CUDA")
 

@@ -1,30 +1,10 @@
 """The plugin end to end, through pytester, on an injected clock unless a test says otherwise."""
+
 import json
 import sys
 
 import pytest
-
-FAKE_TIMER = """
-import os
-import pytest
-
-
-class FakeTimer:
-    '''Calls fn for real; reports AOT_FAKE_MS per call with +-1% jitter, so the median is exact.'''
-
-    def time_calls(self, fn, count, between=None):
-        base = float(os.environ.get("AOT_FAKE_MS", "1.2")) * 1e-3
-        samples = []
-        for i in range(count):
-            fn()
-            samples.append(base * (1 + (0.0, -0.01, 0.01)[i % 3]))
-        return samples
-
-
-@pytest.fixture
-def aot_timer():
-    return FakeTimer()
-"""
+from fake_timer import CONFTEST
 
 MEASURED_TEST = """
 def test_op(aot_backend, aot_perf):
@@ -35,7 +15,7 @@ def test_op(aot_backend, aot_perf):
 @pytest.fixture
 def suite(pytester, monkeypatch):
     monkeypatch.setenv("AOT_FAKE_MS", "1.2")
-    pytester.makeconftest(FAKE_TIMER)
+    pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_perf=MEASURED_TEST)
     return pytester
 
@@ -57,8 +37,9 @@ def test_unknown_backend_is_a_usage_error_listing_the_known_ones(suite):
 def test_tests_are_parametrized_per_backend(suite):
     suite.makepyfile(test_plain="def test_plain(): pass")
     result = run(suite, "--aot-backend=eager,inductor", "--collect-only", "-q")
-    result.stdout.fnmatch_lines(["test_perf.py::test_op?eager?", "test_perf.py::test_op?inductor?",
-                                 "test_plain.py::test_plain"])
+    result.stdout.fnmatch_lines(
+        ["test_perf.py::test_op?eager?", "test_perf.py::test_op?inductor?", "test_plain.py::test_plain"]
+    )
 
 
 def test_a_backend_the_machine_cannot_run_is_skipped_with_the_reason(suite):
@@ -73,13 +54,15 @@ def test_a_backend_the_machine_cannot_run_is_skipped_with_the_reason(suite):
 
 
 def test_marker_restricts_backends(suite):
-    suite.makepyfile(test_perf="""
+    suite.makepyfile(
+        test_perf="""
 import pytest
 
 @pytest.mark.aotperf(backends=["inductor"])
 def test_op(aot_backend, aot_perf):
     aot_perf.measure(lambda: None)
-""")
+"""
+    )
     result = run(suite, "--aot-backend=eager", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*runs only on backend(s) inductor*"])
@@ -90,11 +73,13 @@ def test_first_run_reports_new_and_names_missing_machine(suite):
     (suite.path / "baselines" / "nvidia-h100-80gb-hbm3" / "eager" / "x.json").write_text("{}")
     result = run(suite)
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([
-        "*test   *backend*metric*baseline*current*change*verdict*",
-        "*test_op?eager?*eager*latency*-*1.20 ms*new*",
-        "*no baselines for machine 'test-machine'*machines with baselines: nvidia-h100-80gb-hbm3*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*test   *backend*metric*baseline*current*change*verdict*",
+            "*test_op?eager?*eager*latency*-*1.20 ms*new*",
+            "*no baselines for machine 'test-machine'*machines with baselines: nvidia-h100-80gb-hbm3*",
+        ]
+    )
     assert not baseline_file(suite).exists()
 
 
@@ -105,14 +90,21 @@ def test_refresh_creates_the_baseline(suite):
     latency = data["tests"]["test_op[eager]"]["metrics"]["latency"]
     assert latency["value"] == pytest.approx(1.2e-3) and latency["unit"] == "s" and latency["kind"] == "timing"
     assert data["machine"] == "test-machine" and data["backend"] == "eager"
-    assert set(data["tests"]["test_op[eager]"]["environment"]) >= {"device", "python", "torch", "pytest_aotperf", "time"}
+    assert set(data["tests"]["test_op[eager]"]["environment"]) >= {
+        "device",
+        "python",
+        "torch",
+        "pytest_aotperf",
+        "time",
+    }
     assert "unavailable" in data["tests"]["test_op[eager]"]["metrics"]["gpu_peak_allocated"] or sys.platform != "linux"
 
 
 def test_refresh_with_nothing_changed_leaves_the_file_byte_identical(suite):
     def refresh():
-        result = suite.runpytest_subprocess("-p", "no:cacheprovider", "--aot-machine=test-machine",
-                                            "--aot-max-time=0.05", "--aot-update-baselines")
+        result = suite.runpytest_subprocess(
+            "-p", "no:cacheprovider", "--aot-machine=test-machine", "--aot-max-time=0.05", "--aot-update-baselines"
+        )
         result.assert_outcomes(passed=1)
         return baseline_file(suite).read_bytes()
 
@@ -139,20 +131,25 @@ def test_regression_fails_the_test_with_the_numbers(suite, monkeypatch):
     monkeypatch.setenv("AOT_FAKE_MS", "2.31")
     result = run(suite)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*aotperf: test_op?eager? (backend eager): latency median 2.31 ms vs baseline 1.20 ms (+92.5%, tolerance 10%)*",
-        "*test_op?eager?*latency*1.20 ms*2.31 ms*+92.5%*regressed*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*aotperf: test_op?eager? (backend eager): "
+            "latency median 2.31 ms vs baseline 1.20 ms (+92.5%, tolerance 10%)*",
+            "*test_op?eager?*latency*1.20 ms*2.31 ms*+92.5%*regressed*",
+        ]
+    )
 
 
 def test_per_metric_tolerance_from_the_marker(suite, monkeypatch):
-    suite.makepyfile(test_perf="""
+    suite.makepyfile(
+        test_perf="""
 import pytest
 
 @pytest.mark.aotperf(metrics={"latency": "100%"})
 def test_op(aot_backend, aot_perf):
     aot_perf.measure(lambda: None)
-""")
+"""
+    )
     run(suite, "--aot-update-baselines")
     monkeypatch.setenv("AOT_FAKE_MS", "2.31")
     run(suite).assert_outcomes(passed=1)
@@ -206,17 +203,21 @@ def test_corrupt_baseline_fails_the_run_naming_the_file_and_keeps_it(suite):
 
 
 def test_refreshing_one_test_keeps_the_others(suite):
-    suite.makepyfile(test_perf=MEASURED_TEST + """
+    suite.makepyfile(
+        test_perf=MEASURED_TEST
+        + """
 def test_other(aot_backend, aot_perf):
     aot_perf.measure(lambda: None)
-""")
+"""
+    )
     run(suite, "--aot-update-baselines")
     run(suite, "--aot-update-baselines", "--aot-force-update", "-k", "test_op")
     assert set(json.loads(baseline_file(suite).read_text())["tests"]) == {"test_op[eager]", "test_other[eager]"}
 
 
 def test_limits_hold_without_a_baseline(suite):
-    suite.makepyfile(test_perf="""
+    suite.makepyfile(
+        test_perf="""
 import pytest
 
 @pytest.mark.aotperf(limits={"latency": "1 ms", "host_peak_rss": "1 TiB"})
@@ -226,26 +227,33 @@ def test_slow(aot_backend, aot_perf):
 @pytest.mark.aotperf(limits={"latnecy": "1 ms"})
 def test_typo(aot_backend, aot_perf):
     aot_perf.measure(lambda: None)
-""")
+"""
+    )
     result = run(suite)
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines_random([
-        "*latency 1.20 ms is above its limit 1.00 ms*",
-        "*limits name metric 'latnecy', which this test did not record; recorded: *latency*",
-    ])
+    result.stdout.fnmatch_lines_random(
+        [
+            "*latency 1.20 ms is above its limit 1.00 ms*",
+            "*limits name metric 'latnecy', which this test did not record; recorded: *latency*",
+        ]
+    )
 
 
 def test_bad_marker_values_are_errors_naming_the_test(suite):
-    suite.makepyfile(test_perf="""
+    suite.makepyfile(
+        test_perf="""
 import pytest
 
 @pytest.mark.aotperf(limits={"latency": "5 parsecs"})
 def test_op(aot_backend, aot_perf):
     pass
-""")
+"""
+    )
     result = run(suite)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*test_perf.py::test_op?eager?: @pytest.mark.aotperf: limit for 'latency'*unknown unit 'parsecs'*"])
+    result.stderr.fnmatch_lines(
+        ["*test_perf.py::test_op?eager?: @pytest.mark.aotperf: limit for 'latency'*unknown unit 'parsecs'*"]
+    )
 
 
 def test_report_json_holds_the_whole_run(suite):
@@ -265,14 +273,25 @@ def test_report_json_holds_the_whole_run(suite):
 
 def test_compile_statistics_are_recorded(suite):
     pytest.importorskip("torch")
-    suite.makepyfile(test_perf="""
+    suite.makepyfile(
+        test_perf="""
 import torch
 
 def test_linear(aot_backend, aot_compile, aot_perf):
     model = aot_compile(torch.nn.Linear(4, 4), (torch.randn(2, 4),))
     aot_perf.measure(model, torch.randn(2, 4))
-""")
-    result = run(suite, "--aot-backend=inductor", "--aot-report=r.json")
+"""
+    )
+    # In a subprocess: pytester's in-process runs unload what they import, and torch.compile's
+    # registries cannot be imported twice in one process.
+    result = suite.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "--aot-machine=test-machine",
+        "--aot-max-time=0.05",
+        "--aot-backend=inductor",
+        "--aot-report=r.json",
+    )
     result.assert_outcomes(passed=1)
     metrics = json.loads((suite.path / "r.json").read_text())["tests"][0]["metrics"]
     assert metrics["compile_s"]["value"] > 0 and metrics["compile_s"]["kind"] == "duration"
@@ -281,7 +300,8 @@ def test_linear(aot_backend, aot_compile, aot_perf):
 
 def test_real_timing_catches_a_large_slowdown(pytester, monkeypatch):
     """Real clock, no injection: a 8x slower function must fail against its baseline."""
-    pytester.makepyfile(test_perf="""
+    pytester.makepyfile(
+        test_perf="""
 import os
 
 def work(n):
@@ -292,7 +312,8 @@ def work(n):
 
 def test_loop(aot_perf):
     aot_perf.measure(work, int(os.environ["AOT_LOOP"]), max_time=0.2)
-""")
+"""
+    )
     monkeypatch.setenv("AOT_LOOP", "2000")
     run(pytester, "--aot-update-baselines").assert_outcomes(passed=1)
     monkeypatch.setenv("AOT_LOOP", "16000")
@@ -305,7 +326,9 @@ def test_cli_refresh_show_and_compare(suite, monkeypatch):
     def cli(*args):
         return suite.run(sys.executable, "-m", "pytest_aotperf", *args)
 
-    result = cli("refresh", "--runs", "2", "-p", "no:cacheprovider", "--aot-machine=test-machine", "--aot-max-time=0.05")
+    result = cli(
+        "refresh", "--runs", "2", "-p", "no:cacheprovider", "--aot-machine=test-machine", "--aot-max-time=0.05"
+    )
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*test_op?eager?*eager*latency*new*", "*aotperf refresh: * metric(s) written*"])
     stored = json.loads(baseline_file(suite).read_text())["tests"]["test_op[eager]"]["metrics"]["latency"]
@@ -315,7 +338,9 @@ def test_cli_refresh_show_and_compare(suite, monkeypatch):
     result.stdout.fnmatch_lines(["*0 metric(s) written*files written: none*"])
 
     cli_show = cli("show", "baselines")
-    cli_show.stdout.fnmatch_lines(["*machine*backend*test*metric*value*", "*test-machine*eager*test_op?eager?*latency*1.20 ms*"])
+    cli_show.stdout.fnmatch_lines(
+        ["*machine*backend*test*metric*value*", "*test-machine*eager*test_op?eager?*latency*1.20 ms*"]
+    )
 
     run(suite, "--aot-report=a.json")
     monkeypatch.setenv("AOT_FAKE_MS", "2.4")
@@ -330,8 +355,26 @@ def test_an_unavailable_backend_skips_before_measuring(suite):
 
     if torch.cuda.is_available():
         pytest.skip("this machine can run CUDA graphs")
-    suite.makepyfile(test_perf="""
+    suite.makepyfile(
+        test_perf="""
 def test_op(aot_perf, aot_backend):
     aot_perf.measure(lambda: None)
-""")
+"""
+    )
     run(suite, "--aot-backend=cudagraph").assert_outcomes(skipped=1)
+
+
+def test_cli_record_writes_baselines_from_reports_as_runs(suite, monkeypatch):
+    run(suite, "--aot-report=first.json")
+    monkeypatch.setenv("AOT_FAKE_MS", "1.3")
+    run(suite, "--aot-report=second.json")
+    result = suite.run(
+        sys.executable, "-m", "pytest_aotperf", "record", "first.json", "second.json", "--baseline-dir", "elsewhere"
+    )
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*aotperf record: * metric(s) written from 2 run(s)*"])
+    stored = json.loads((suite.path / "elsewhere" / "test-machine" / "eager" / "test_perf.json").read_text())
+    latency = stored["tests"]["test_op[eager]"]["metrics"]["latency"]
+    assert latency["runs"] == [pytest.approx(1.2e-3), pytest.approx(1.3e-3)]
+    assert latency["value"] == pytest.approx(1.3e-3)
+    assert suite.run(sys.executable, "-m", "pytest_aotperf", "record", "missing.json").ret == 2

@@ -1,4 +1,5 @@
 """The sampling loop and the recorder, on an injected clock."""
+
 import pytest
 
 from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan, sample
@@ -37,7 +38,12 @@ def test_sample_count_is_bounded(estimate, count):
 
 
 def test_measure_records_a_timing_with_summary():
-    recorder = PerfRecorder("t", "cpu", CpuTimer(StepClock(2000), min_block_s=0), SamplingPlan(warmup_s=0, min_samples=20, max_time_s=1.01e-4))
+    recorder = PerfRecorder(
+        "t",
+        "cpu",
+        CpuTimer(StepClock(2000), min_block_s=0),
+        SamplingPlan(warmup_s=0, min_samples=20, max_time_s=1.01e-4),
+    )
     metric = recorder.measure(lambda x: x, 1)
     assert metric.name == "latency" and metric.unit == "s" and metric.better == "lower"
     assert metric.value == pytest.approx(2e-6)
@@ -51,8 +57,13 @@ def test_measure_overrides_per_call():
 
 def test_recompilation_while_timed_is_flagged():
     graphs = iter([0, 1])
-    recorder = PerfRecorder("t", "cpu", CpuTimer(StepClock(1000), min_block_s=0), SamplingPlan(warmup_s=0, min_samples=5, max_samples=5),
-                            graph_count=lambda: next(graphs))
+    recorder = PerfRecorder(
+        "t",
+        "cpu",
+        CpuTimer(StepClock(1000), min_block_s=0),
+        SamplingPlan(warmup_s=0, min_samples=5, max_samples=5),
+        graph_count=lambda: next(graphs),
+    )
     metric = recorder.measure(lambda: None)
     assert RECOMPILED in metric.flags
     assert dict(metric.context)["graphs_compiled_while_timed"] == 1

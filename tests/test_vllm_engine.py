@@ -3,6 +3,7 @@
 The tests share one backend and run in order, so the session starts three engines (half a minute each
 on two cores, one of them failing), as a pytest session with these configurations would.
 """
+
 import psutil
 import pytest
 
@@ -33,8 +34,11 @@ def new_recorder(name):
 
 def engine_cores():
     """The live vLLM engine-core processes under this one."""
-    return [p for p in psutil.Process().children(recursive=True)
-            if "EngineCor" in p.name() and p.status() != psutil.STATUS_ZOMBIE]
+    return [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if "EngineCor" in p.name() and p.status() != psutil.STATUS_ZOMBIE
+    ]
 
 
 def metrics_by_name(recorder):
@@ -91,8 +95,7 @@ def test_a_failed_start_reports_vllms_cause_and_frees_the_engine(backend):
 
 
 def test_another_configuration_builds_after_a_failure(backend):
-    runner = backend.llm("tiny-llama", new_recorder("eager"), enforce_eager=True,
-                         compilation_config={"level": 0})
+    runner = backend.llm("tiny-llama", new_recorder("eager"), enforce_eager=True, compilation_config={"level": 0})
     assert runner.effective_config["llm_kwargs"]["compilation_config"] == {"mode": 0}
     assert runner.effective_config["renamed_options"] == [["level", "mode"]]
     assert runner.generate(2, prompt_len=8, output_len=4, warmup=0, iterations=1).latency_s

@@ -1,4 +1,5 @@
 """Backends by name. Each is imported only when a run asks for it."""
+
 from __future__ import annotations
 
 import importlib
@@ -14,8 +15,15 @@ _REGISTRY: Dict[str, str] = {
 }
 KNOWN_BACKENDS = tuple(_REGISTRY)
 
-__all__ = ["Backend", "BackendUnsupported", "CompiledModel", "CompileStats", "StatMetric",
-           "KNOWN_BACKENDS", "create_backend"]
+__all__ = [
+    "Backend",
+    "BackendUnsupported",
+    "CompiledModel",
+    "CompileStats",
+    "StatMetric",
+    "KNOWN_BACKENDS",
+    "create_backend",
+]
 
 
 def create_backend(name: str) -> Backend:

@@ -1,4 +1,5 @@
 """The one small interface every backend implements."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -35,8 +36,14 @@ class CompileStats:
 class CompiledModel:
     """A compiled module, callable like the module, with its compile statistics."""
 
-    def __init__(self, call: Callable[..., Any], stats: CompileStats, *, module: Any = None,
-                 live_stats: Optional[Callable[[], CompileStats]] = None) -> None:
+    def __init__(
+        self,
+        call: Callable[..., Any],
+        stats: CompileStats,
+        *,
+        module: Any = None,
+        live_stats: Optional[Callable[[], CompileStats]] = None,
+    ) -> None:
         self._call = call
         self._stats = stats
         self._live_stats = live_stats
@@ -55,6 +62,10 @@ class Backend(ABC):
     """A way to build a compiled model. Subclasses set `name` and implement `compile`."""
 
     name: str = ""
+    slow_compile: bool = True
+    """Whether `compile` takes long enough to show progress for (eager's does not)."""
+    runs_llms: bool = False
+    """Whether `llm` builds LLM runners (the others raise BackendUnsupported)."""
 
     def unavailable_reason(self) -> Optional[str]:
         """Why this machine cannot run the backend, or None when it can."""
@@ -74,8 +85,9 @@ class Backend(ABC):
         return (batch_size_of(example_inputs),)
 
     @abstractmethod
-    def compile(self, module: Any, example_inputs: Sequence[Any], batch_sizes: Sequence[int],
-                **options: Any) -> CompiledModel:
+    def compile(
+        self, module: Any, example_inputs: Sequence[Any], batch_sizes: Sequence[int], **options: Any
+    ) -> CompiledModel:
         """Compile `module` for `example_inputs` and every batch size in `batch_sizes`."""
 
     def llm(self, model: str, recorder: Any, **options: Any) -> Any:

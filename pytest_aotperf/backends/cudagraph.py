@@ -19,6 +19,7 @@ Outputs: by default each call returns fresh tensors (a clone of the static outpu
 may keep results across calls. With `return_views=True` a call returns views of the graph's static
 output buffers, which the next call that replays the same graph overwrites; that saves one copy.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -38,13 +39,18 @@ WARMUP_CALLS = 3
 STREAMS_PER_POOL = 32
 """torch hands out streams of one priority round-robin from a pool of this many."""
 """Calls per batch size on the side stream before its capture (lazy initialisation stays out of it)."""
-HOST_SYNC_HINT = ("the forward pass synchronises with the host during capture (.item(), .tolist(), "
-                  ".cpu(), printing a tensor, or control flow on a tensor's value such as `if x.sum() > 0`)")
-HOST_COPY_HINT = ("the forward pass copies a CPU tensor to the GPU during capture "
-                  "(a CPU tensor made or kept by the module)")
-CAPTURE_ERROR = ("cannot capture {module} into a CUDA graph at batch size {batch_size}: {reason}. "
-                 "Remove the cause from the forward pass, or compile with fallback=True to run that "
-                 "batch size without a graph (recorded in the stats as capture_fallbacks)")
+HOST_SYNC_HINT = (
+    "the forward pass synchronises with the host during capture (.item(), .tolist(), "
+    ".cpu(), printing a tensor, or control flow on a tensor's value such as `if x.sum() > 0`)"
+)
+HOST_COPY_HINT = (
+    "the forward pass copies a CPU tensor to the GPU during capture (a CPU tensor made or kept by the module)"
+)
+CAPTURE_ERROR = (
+    "cannot capture {module} into a CUDA graph at batch size {batch_size}: {reason}. "
+    "Remove the cause from the forward pass, or compile with fallback=True to run that "
+    "batch size without a graph (recorded in the stats as capture_fallbacks)"
+)
 
 
 class CaptureError(RuntimeError):
@@ -98,8 +104,11 @@ class _Captured:
         """Padding needs every output tensor to carry the batch in dimension 0, to slice it back."""
         import torch
 
-        return all(leaf.dim() > 0 and leaf.shape[0] == self.batch_size
-                   for leaf in self.leaves if isinstance(leaf, torch.Tensor))
+        return all(
+            leaf.dim() > 0 and leaf.shape[0] == self.batch_size
+            for leaf in self.leaves
+            if isinstance(leaf, torch.Tensor)
+        )
 
     def replay_for(self, rows: int, return_views: bool) -> _Replay:
         """The route for calls of `rows` rows (this batch size, or fewer rows padded up to it)."""
@@ -113,19 +122,28 @@ class _Captured:
         if spec.is_leaf() and isinstance(views[0], torch.Tensor):
             output = _constant(views[0]) if return_views else views[0].clone
         elif return_views:
+
             def output() -> Any:
                 return tree_unflatten(list(views), spec)
         else:
+
             def output() -> Any:
                 return tree_unflatten([v.clone() if isinstance(v, torch.Tensor) else v for v in views], spec)
+
         return _Replay(self.graph, inputs, output, padded)
 
 
 class CudaGraphRunner:
     """Replays the captured graphs; runs the compiled module for what no graph serves."""
 
-    def __init__(self, compiled: Any, captured: Sequence[_Captured], return_views: bool,
-                 stats: Callable[["CudaGraphRunner"], CompileStats], keep_alive: Sequence[Any] = ()) -> None:
+    def __init__(
+        self,
+        compiled: Any,
+        captured: Sequence[_Captured],
+        return_views: bool,
+        stats: Callable[["CudaGraphRunner"], CompileStats],
+        keep_alive: Sequence[Any] = (),
+    ) -> None:
         self.compiled = compiled
         self._captured = tuple(captured)
         self._keep_alive = tuple(keep_alive)
@@ -199,20 +217,26 @@ def _check_inputs(example_inputs: Sequence[Any]) -> None:
     for position, value in enumerate(example_inputs):
         if not isinstance(value, torch.Tensor) or value.dim() == 0:
             kind = type(value).__name__ if not isinstance(value, torch.Tensor) else "0-dim tensor"
-            raise TypeError(f"the cudagraph backend takes tensor inputs with a batch dimension 0; "
-                            f"input {position} is a {kind} (bind constants into the module instead)")
+            raise TypeError(
+                f"the cudagraph backend takes tensor inputs with a batch dimension 0; "
+                f"input {position} is a {kind} (bind constants into the module instead)"
+            )
 
 
 def _compile_kwargs(mode: Optional[str], inductor_options: Dict[str, Any]) -> Dict[str, Any]:
     """torch.compile arguments for Inductor with its own CUDA graphs off."""
     if mode not in MODES_WITHOUT_CUDAGRAPHS:
-        raise ValueError(f"mode={mode!r} is not one of {list(MODES_WITHOUT_CUDAGRAPHS)}: the cudagraph backend "
-                         "captures its own CUDA graphs, so Inductor's (reduce-overhead, max-autotune) stay off")
+        raise ValueError(
+            f"mode={mode!r} is not one of {list(MODES_WITHOUT_CUDAGRAPHS)}: the cudagraph backend "
+            "captures its own CUDA graphs, so Inductor's (reduce-overhead, max-autotune) stay off"
+        )
     if inductor_options.get("triton.cudagraphs"):
         raise ValueError("triton.cudagraphs=True would capture Inductor's own CUDA graphs inside ours")
     if mode is not None and inductor_options:
-        raise ValueError(f"torch.compile takes a mode or Inductor options, not both; got mode={mode!r} "
-                         f"and {sorted(inductor_options)}")
+        raise ValueError(
+            f"torch.compile takes a mode or Inductor options, not both; got mode={mode!r} "
+            f"and {sorted(inductor_options)}"
+        )
     if mode is not None:
         return {"mode": mode}
     return {"options": {**inductor_options, "triton.cudagraphs": False}}
@@ -228,8 +252,10 @@ def _non_cuda_tensor(module: Any, example_inputs: Sequence[Any]) -> Optional[str
     for kind, named in (("parameter", module.named_parameters()), ("buffer", module.named_buffers())):
         for name, tensor in named:
             if tensor.device.type != "cuda":
-                return (f"its {kind} {name!r} is a {tensor.device.type} tensor; CUDA graphs cannot copy "
-                        "host memory during replay: move the module to the GPU")
+                return (
+                    f"its {kind} {name!r} is a {tensor.device.type} tensor; CUDA graphs cannot copy "
+                    "host memory during replay: move the module to the GPU"
+                )
     return None
 
 
@@ -298,9 +324,17 @@ class CudaGraphBackend(Backend):
     def device(self) -> str:
         return "cuda"
 
-    def compile(self, module: Any, example_inputs: Sequence[Any], batch_sizes: Optional[Sequence[int]] = None,
-                *, mode: Optional[str] = None, fallback: bool = False, return_views: bool = False,
-                **inductor_options: Any) -> CudaGraphModel:
+    def compile(
+        self,
+        module: Any,
+        example_inputs: Sequence[Any],
+        batch_sizes: Optional[Sequence[int]] = None,
+        *,
+        mode: Optional[str] = None,
+        fallback: bool = False,
+        return_views: bool = False,
+        **inductor_options: Any,
+    ) -> CudaGraphModel:
         """torch.compile `module` (cold, timed), then capture a graph for each batch size.
 
         `fallback=True`: a batch size that cannot be captured runs without a graph (recorded as
@@ -323,23 +357,50 @@ class CudaGraphBackend(Backend):
         limit = max(torch._dynamo.config.recompile_limit, torch._dynamo.config.accumulated_recompile_limit)
         with torch._dynamo.config.patch(recompile_limit=limit):
             compile_s, graphs = compile_for_batch_sizes(compiled, module, example_inputs, sizes, "cuda")
-        compile_metrics = (StatMetric("compile_s", compile_s, "s", kind="duration"),
-                           StatMetric("graphs", graphs, "count"))
+        compile_metrics = (
+            StatMetric("compile_s", compile_s, "s", kind="duration"),
+            StatMetric("graphs", graphs, "count"),
+        )
         details = {"mode": mode, "inductor_options": dict(inductor_options)}
         failed = {size: unreplayable for size in sizes} if unreplayable is not None else {}
-        return self._capture(compiled, module, example_inputs, sizes, compile_metrics, details,
-                             fallback=fallback, return_views=return_views, failed=failed)
+        return self._capture(
+            compiled,
+            module,
+            example_inputs,
+            sizes,
+            compile_metrics,
+            details,
+            fallback=fallback,
+            return_views=return_views,
+            failed=failed,
+        )
 
-    def capture(self, compiled: Any, module: Any, example_inputs: Sequence[Any],
-                batch_sizes: Optional[Sequence[int]] = None, *, fallback: bool = False,
-                return_views: bool = False) -> CudaGraphModel:
+    def capture(
+        self,
+        compiled: Any,
+        module: Any,
+        example_inputs: Sequence[Any],
+        batch_sizes: Optional[Sequence[int]] = None,
+        *,
+        fallback: bool = False,
+        return_views: bool = False,
+    ) -> CudaGraphModel:
         """Capture graphs of a module already compiled elsewhere (its compile is not timed here)."""
         sizes = _check_batch_sizes(batch_sizes)
         _check_inputs(example_inputs)
         self._require_cuda()
         details = {"compiled": "elsewhere: compile_s and graphs not measured by this backend"}
-        return self._capture(compiled, module, example_inputs, sizes, (), details,
-                             fallback=fallback, return_views=return_views, failed={})
+        return self._capture(
+            compiled,
+            module,
+            example_inputs,
+            sizes,
+            (),
+            details,
+            fallback=fallback,
+            return_views=return_views,
+            failed={},
+        )
 
     def _require_cuda(self) -> None:
         reason = self.unavailable_reason()
@@ -369,8 +430,9 @@ class CudaGraphBackend(Backend):
         if not self._live_streams[handle]:
             del self._live_streams[handle]
 
-    def _capture(self, compiled, module, example_inputs, sizes, compile_metrics, details, *,
-                 fallback, return_views, failed) -> CudaGraphModel:
+    def _capture(
+        self, compiled, module, example_inputs, sizes, compile_metrics, details, *, fallback, return_views, failed
+    ) -> CudaGraphModel:
         import torch
 
         stream, stream_shared = self._capture_stream()
@@ -422,14 +484,17 @@ class CudaGraphBackend(Backend):
             "outputs": "views of static buffers" if return_views else "fresh tensors (cloned)",
             "graph_pool_allocated_bytes": pool_allocated,
             "warmup_calls": WARMUP_CALLS,
-            "capture_stream": ("shared with another live model: more than "
-                               f"{STREAMS_PER_POOL} live models (see pytorch/pytorch#193402)"
-                               if stream_shared else "its own"),
+            "capture_stream": (
+                f"shared with another live model: more than {STREAMS_PER_POOL} live models (see pytorch/pytorch#193402)"
+                if stream_shared
+                else "its own"
+            ),
         }
 
         def live_stats(runner: CudaGraphRunner) -> CompileStats:
             return CompileStats(
-                metrics=fixed_metrics + (
+                metrics=fixed_metrics
+                + (
                     StatMetric("replays", runner.replays, "count", better="higher"),
                     StatMetric("padded_calls", runner.padded_calls, "count"),
                     StatMetric("ungraphed_calls", runner.ungraphed_calls, "count"),

@@ -1,4 +1,5 @@
 """`eager`: the module as it is, the reference every compiled backend is compared with."""
+
 from __future__ import annotations
 
 from .base import Backend, CompiledModel, CompileStats
@@ -6,6 +7,7 @@ from .base import Backend, CompiledModel, CompileStats
 
 class EagerBackend(Backend):
     name = "eager"
+    slow_compile = False
 
     def compile(self, module, example_inputs, batch_sizes, **options):
         if options:

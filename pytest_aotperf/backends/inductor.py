@@ -1,4 +1,5 @@
 """`inductor`: torch.compile with the Inductor backend, compiled cold for every batch size up front."""
+
 from __future__ import annotations
 
 import time
@@ -42,8 +43,7 @@ class InductorBackend(Backend):
         compiled = torch.compile(module, mode=mode, dynamic=dynamic, options=options or None)
         seconds, graphs = compile_for_batch_sizes(compiled, module, example_inputs, batch_sizes, self.device)
         stats = CompileStats(
-            metrics=(StatMetric("compile_s", seconds, "s", kind="duration"),
-                     StatMetric("graphs", graphs, "count")),
+            metrics=(StatMetric("compile_s", seconds, "s", kind="duration"), StatMetric("graphs", graphs, "count")),
             details={"backend": "inductor", "mode": mode, "dynamic": dynamic, "batch_sizes": list(batch_sizes)},
         )
         return CompiledModel(compiled, stats, module=module)

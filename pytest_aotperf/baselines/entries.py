@@ -1,4 +1,5 @@
 """The stored form of a metric and of a test's entry, and their JSON (de)serialisation. Pure."""
+
 from __future__ import annotations
 
 import math
@@ -42,9 +43,17 @@ class StoredMetric:
         value = rounded(metric.value) if metric.value is not None else None
         if value is not None and not runs:
             runs = (value,)
-        return cls(unit=metric.unit, better=metric.better, kind=metric.kind, value=value, samples=samples,
-                   summary=summary, runs=tuple(rounded(r) for r in runs[-MAX_RUNS:]),
-                   unavailable=metric.unavailable, flags=metric.flags)
+        return cls(
+            unit=metric.unit,
+            better=metric.better,
+            kind=metric.kind,
+            value=value,
+            samples=samples,
+            summary=summary,
+            runs=tuple(rounded(r) for r in runs[-MAX_RUNS:]),
+            unavailable=metric.unavailable,
+            flags=metric.flags,
+        )
 
     def to_json(self) -> Dict[str, Any]:
         data: Dict[str, Any] = {"unit": self.unit, "better": self.better, "kind": self.kind}
@@ -67,20 +76,27 @@ class StoredMetric:
         better = _choice(data, "better", BETTER_VALUES, where)
         kind = _choice(data, "kind", KIND_VALUES, where)
         if "unavailable" in data:
-            return cls(unit=unit, better=better, kind=kind, value=None, unavailable=_field(data, "unavailable", str, where))
+            return cls(
+                unit=unit, better=better, kind=kind, value=None, unavailable=_field(data, "unavailable", str, where)
+            )
         value = _number(data.get("value"), f"{where}.value")
-        samples = tuple(_number(s, f"{where}.samples[{i}]") for i, s in enumerate(_field(data, "samples", list, where, [])))
+        samples = tuple(
+            _number(s, f"{where}.samples[{i}]") for i, s in enumerate(_field(data, "samples", list, where, []))
+        )
         summary = None
         if "summary" in data:
             raw = _field(data, "summary", dict, where)
             try:
                 summary = Summary(**{k: (int if k == "n" else float)(raw[k]) for k in Summary.__dataclass_fields__})
             except (KeyError, TypeError, ValueError) as error:
-                raise SchemaError(f"{where}.summary: needs numbers n, min, median, mean, stddev, iqr, p90, p99 ({error})") from None
+                raise SchemaError(
+                    f"{where}.summary: needs numbers n, min, median, mean, stddev, iqr, p90, p99 ({error})"
+                ) from None
         runs = tuple(_number(r, f"{where}.runs[{i}]") for i, r in enumerate(_field(data, "runs", list, where, [])))
         flags = tuple(_field(data, "flags", list, where, []))
-        return cls(unit=unit, better=better, kind=kind, value=value, samples=samples, summary=summary,
-                   runs=runs, flags=flags)
+        return cls(
+            unit=unit, better=better, kind=kind, value=value, samples=samples, summary=summary, runs=runs, flags=flags
+        )
 
 
 @dataclass(frozen=True)
@@ -92,8 +108,10 @@ class BaselineEntry:
     config: Mapping[str, Any]
 
     def to_json(self) -> Dict[str, Any]:
-        data: Dict[str, Any] = {"environment": dict(self.environment),
-                                "metrics": {name: m.to_json() for name, m in self.metrics.items()}}
+        data: Dict[str, Any] = {
+            "environment": dict(self.environment),
+            "metrics": {name: m.to_json() for name, m in self.metrics.items()},
+        }
         if self.config:
             data["config"] = dict(self.config)
         return data
@@ -102,9 +120,11 @@ class BaselineEntry:
     def from_json(cls, data: Any, where: str) -> "BaselineEntry":
         _require_object(data, where)
         metrics = _field(data, "metrics", dict, where)
-        return cls(metrics={name: StoredMetric.from_json(m, f"{where}.metrics.{name}") for name, m in metrics.items()},
-                   environment=_field(data, "environment", dict, where, {}),
-                   config=_field(data, "config", dict, where, {}))
+        return cls(
+            metrics={name: StoredMetric.from_json(m, f"{where}.metrics.{name}") for name, m in metrics.items()},
+            environment=_field(data, "environment", dict, where, {}),
+            config=_field(data, "config", dict, where, {}),
+        )
 
 
 def _rounded_summary(summary: Summary) -> Summary:

@@ -1,20 +1,27 @@
 """What a refresh writes: a metric is rewritten only where it changed credibly, or when forced. Pure."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from ..compare import IMPROVED, REGRESSED, judge
 from ..results import Metric
-from .entries import StoredMetric, BaselineEntry
+from .entries import BaselineEntry, StoredMetric
 
 NEW, UPDATED, KEPT = "new", "updated", "kept"
 REFRESH_FRACTION = 0.5
 """A refresh rewrites a value that moved credibly beyond this fraction of its tolerance."""
 
 
-def refreshed_entry(old: Optional[BaselineEntry], metrics: Sequence[Metric], environment: Mapping[str, Any],
-                    config: Mapping[str, Any], tolerance_of: Callable[[Metric], float], force: bool,
-                    prior_runs: Mapping[str, Tuple[float, ...]] = {}) -> Tuple[BaselineEntry, Dict[str, str]]:
+def refreshed_entry(
+    old: Optional[BaselineEntry],
+    metrics: Sequence[Metric],
+    environment: Mapping[str, Any],
+    config: Mapping[str, Any],
+    tolerance_of: Callable[[Metric], float],
+    force: bool,
+    prior_runs: Mapping[str, Tuple[float, ...]] = {},
+) -> Tuple[BaselineEntry, Dict[str, str]]:
     """The entry to store for a test and, per metric, whether it is new, updated or kept.
 
     `prior_runs` holds the values of earlier runs of this refresh (`--runs N`) by metric; their
@@ -37,9 +44,11 @@ def refreshed_entry(old: Optional[BaselineEntry], metrics: Sequence[Metric], env
     rewritten = any(change != KEPT for change in changes.values())
     if old is not None and not rewritten:
         return old, changes
-    entry = BaselineEntry(metrics=dict(sorted(stored.items())),
-                      environment=environment if rewritten or old is None else old.environment,
-                      config=config)
+    entry = BaselineEntry(
+        metrics=dict(sorted(stored.items())),
+        environment=environment if rewritten or old is None else old.environment,
+        config=config,
+    )
     return entry, changes
 
 

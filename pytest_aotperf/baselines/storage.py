@@ -1,4 +1,5 @@
 """Baseline files: DIR/<machine>/<backend>/<module path>.json, read strictly, written atomically."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,11 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Mapping
 
-from .entries import SchemaError, BaselineEntry
+from .entries import BaselineEntry, SchemaError
 
 SCHEMA = "pytest-aotperf/baseline/1"
+NEW_FILE_MODE = 0o644
+"""mkstemp makes files only their owner can read; baselines and reports are for everyone."""
 
 
 class BaselineError(Exception):
@@ -37,12 +40,16 @@ def load_file(path: Path) -> Dict[str, BaselineEntry]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise BaselineError(path, f"is not valid JSON: {error}; fix or delete the file "
-                                  "(it was left as it is)") from None
+        raise BaselineError(
+            path, f"is not valid JSON: {error}; fix or delete the file (it was left as it is)"
+        ) from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise BaselineError(path, f"is not a pytest-aotperf baseline: expected schema {SCHEMA!r}, found {found!r} "
-                                  "(the file was left as it is)")
+        raise BaselineError(
+            path,
+            f"is not a pytest-aotperf baseline: expected schema {SCHEMA!r}, found {found!r} "
+            "(the file was left as it is)",
+        )
     tests = data.get("tests")
     if not isinstance(tests, dict):
         raise BaselineError(path, "field 'tests' must be an object of test name to entry")
@@ -54,8 +61,12 @@ def load_file(path: Path) -> Dict[str, BaselineEntry]:
 
 def render(machine: str, backend: str, entries: Mapping[str, BaselineEntry]) -> str:
     """The file's text: sorted keys, two-space indent, trailing newline, so diffs show only changes."""
-    data = {"schema": SCHEMA, "machine": machine, "backend": backend,
-            "tests": {name: entry.to_json() for name, entry in entries.items()}}
+    data = {
+        "schema": SCHEMA,
+        "machine": machine,
+        "backend": backend,
+        "tests": {name: entry.to_json() for name, entry in entries.items()},
+    }
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -67,8 +78,10 @@ def write_atomic(path: Path, text: str) -> bool:
     except FileNotFoundError:
         pass  # a new file: nothing to compare with
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else NEW_FILE_MODE
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(temporary, mode)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
             stream.flush()

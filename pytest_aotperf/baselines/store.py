@@ -1,10 +1,13 @@
 """The baselines of one run: read once per file, changes staged, written at the end."""
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ..results import Metric
 from .entries import BaselineEntry
+from .refresh import refreshed_entry
 from .storage import baseline_path, load_file, render, write_atomic
 
 FileKey = Tuple[str, str]
@@ -33,6 +36,25 @@ class BaselineStore:
 
     def stage(self, backend: str, module: str, test: str, entry: BaselineEntry) -> None:
         self._staged.setdefault((backend, module), {})[test] = entry
+
+    def refresh(
+        self,
+        backend: str,
+        module: str,
+        test: str,
+        metrics: Sequence[Metric],
+        environment: Mapping[str, Any],
+        config: Mapping[str, Any],
+        tolerance_of: Callable[[Metric], float],
+        force: bool,
+        prior_runs: Mapping[str, Tuple[float, ...]],
+    ) -> Dict[str, str]:
+        """Stage the test's refreshed entry (where anything changed); returns what happened to each metric."""
+        entry = self.entry(backend, module, test)
+        new_entry, changes = refreshed_entry(entry, metrics, environment, config, tolerance_of, force, prior_runs)
+        if new_entry is not entry:
+            self.stage(backend, module, test, new_entry)
+        return changes
 
     def write(self) -> List[Path]:
         """Write every file with staged entries, keeping the other tests' entries; returns the files changed."""

@@ -3,6 +3,7 @@
 Log wording is not an API; every pattern here is tested against lines of each supported release
 (tests/test_vllm_options.py).
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Build and tear down vLLM engines, one at a time, and what their start cost."""
+
 from __future__ import annotations
 
 import gc
@@ -30,8 +31,15 @@ class BuildReport:
 class Engine:
     """A running `vllm.LLM`, its model, the options it was built with and its build report."""
 
-    def __init__(self, llm: Any, spec: ModelSpec, options: EngineOptions, report: BuildReport,
-                 effective_config: Mapping[str, Any], tap: ChildOutputTap) -> None:
+    def __init__(
+        self,
+        llm: Any,
+        spec: ModelSpec,
+        options: EngineOptions,
+        report: BuildReport,
+        effective_config: Mapping[str, Any],
+        tap: ChildOutputTap,
+    ) -> None:
         self.llm = llm
         self.spec = spec
         self.options = options
@@ -68,16 +76,16 @@ def build_engine(model: str, options: Mapping[str, Any], device: str) -> Engine:
         gc.collect()
         cause = buildlog.failure_cause(tap.lines())
         reported = f"; the engine reported: {cause}" if cause and cause not in str(error) else ""
-        raise EngineStartError(f"vLLM {release.version} could not start an engine for {model!r}: "
-                               f"{type(error).__name__}: {error}{reported}") from error
+        raise EngineStartError(
+            f"vLLM {release.version} could not start an engine for {model!r}: {type(error).__name__}: {error}{reported}"
+        ) from error
     build_s = time.perf_counter() - start
     worker = llm.collective_rpc("aotperf_report")[0]
     report = BuildReport(build_s=build_s, worker=worker, graph_capture=buildlog.graph_capture(tap.lines()))
     return Engine(llm, spec, resolved, report, effective_config(release.version, device, resolved, worker), tap)
 
 
-def effective_config(version: str, device: str, options: EngineOptions,
-                     worker: Mapping[str, Any]) -> Dict[str, Any]:
+def effective_config(version: str, device: str, options: EngineOptions, worker: Mapping[str, Any]) -> Dict[str, Any]:
     """The configuration a baseline stores: the options passed to vllm.LLM and what vLLM made of them."""
     return {
         "vllm_version": version,

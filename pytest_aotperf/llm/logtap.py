@@ -1,4 +1,5 @@
 """Keep the engine's log lines: vLLM's engine core writes them from child processes."""
+
 from __future__ import annotations
 
 import collections

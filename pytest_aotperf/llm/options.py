@@ -4,6 +4,7 @@ Old CompilationConfig names (`level`, `use_inductor`, `use_cudagraph`, `full_cud
 to the names of the installed release; any other option the release lacks is an `OptionError` that
 names the option and the release.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,8 +16,12 @@ PROBE_EXTENSION = "pytest_aotperf.llm.probe.WorkerProbe"
 CPU_KV_CACHE_BYTES = 256 << 20
 """KV cache reserved on CPU unless the test says otherwise (vLLM would otherwise take a share of all RAM)."""
 
-LEVEL_TO_MODE = {"NO_COMPILATION": "NONE", "DYNAMO_AS_IS": "STOCK_TORCH_COMPILE",
-                 "DYNAMO_ONCE": "DYNAMO_TRACE_ONCE", "PIECEWISE": "VLLM_COMPILE"}
+LEVEL_TO_MODE = {
+    "NO_COMPILATION": "NONE",
+    "DYNAMO_AS_IS": "STOCK_TORCH_COMPILE",
+    "DYNAMO_ONCE": "DYNAMO_TRACE_ONCE",
+    "PIECEWISE": "VLLM_COMPILE",
+}
 CUDAGRAPH_FLAGS = ("use_cudagraph", "full_cuda_graph")
 
 
@@ -53,20 +58,26 @@ def installed_release() -> VllmRelease:
     llm_parameters = set(inspect.signature(vllm.LLM.__init__).parameters) - {"self", "kwargs"}
     engine_fields = {f.name for f in dataclasses.fields(EngineArgs)}
     compilation_fields = {f.name for f in dataclasses.fields(CompilationConfig) if f.init}
-    return VllmRelease(version=vllm.__version__, engine_options=frozenset(llm_parameters | engine_fields),
-                       compilation_fields=frozenset(compilation_fields))
+    return VllmRelease(
+        version=vllm.__version__,
+        engine_options=frozenset(llm_parameters | engine_fields),
+        compilation_fields=frozenset(compilation_fields),
+    )
 
 
-def engine_options(options: Mapping[str, Any], release: VllmRelease, *, model_path: str,
-                   device: str) -> EngineOptions:
+def engine_options(options: Mapping[str, Any], release: VllmRelease, *, model_path: str, device: str) -> EngineOptions:
     """The `vllm.LLM` kwargs for a test's options: defaults for dummy-weight performance runs, then the options."""
     unknown = sorted(set(options) - release.engine_options)
     if unknown:
-        raise OptionError(f"vLLM {release.version} has no engine option {', '.join(map(repr, unknown))} "
-                          "(options pass to vllm.LLM / EngineArgs)")
+        raise OptionError(
+            f"vLLM {release.version} has no engine option {', '.join(map(repr, unknown))} "
+            "(options pass to vllm.LLM / EngineArgs)"
+        )
     if "worker_extension_cls" in options:
-        raise OptionError("worker_extension_cls is taken by pytest-aotperf: it reads vLLM's own "
-                          f"timings and memory figures through {PROBE_EXTENSION}")
+        raise OptionError(
+            "worker_extension_cls is taken by pytest-aotperf: it reads vLLM's own "
+            f"timings and memory figures through {PROBE_EXTENSION}"
+        )
     kwargs: Dict[str, Any] = {
         "model": model_path,
         "load_format": "dummy",
@@ -86,8 +97,9 @@ def engine_options(options: Mapping[str, Any], release: VllmRelease, *, model_pa
     return EngineOptions(kwargs=kwargs, renamed=renamed)
 
 
-def compilation_options(config: Mapping[str, Any],
-                        release: VllmRelease) -> Tuple[Dict[str, Any], Tuple[Tuple[str, str], ...]]:
+def compilation_options(
+    config: Mapping[str, Any], release: VllmRelease
+) -> Tuple[Dict[str, Any], Tuple[Tuple[str, str], ...]]:
     """A compilation_config dict in the release's field names, and the (old, new) names mapped."""
     fields = release.compilation_fields
     mapped: Dict[str, Any] = {}
@@ -97,8 +109,10 @@ def compilation_options(config: Mapping[str, Any],
         if new not in fields:
             raise OptionError(f"vLLM {release.version}: compilation_config has neither {old!r} nor {new!r}")
         if new in config or new in mapped and mapped[new] != value:
-            raise OptionError(f"compilation_config: {old!r} maps to {new!r} in vLLM {release.version}, "
-                              f"which is given too; give only {new!r}")
+            raise OptionError(
+                f"compilation_config: {old!r} maps to {new!r} in vLLM {release.version}, "
+                f"which is given too; give only {new!r}"
+            )
         mapped[new] = value
         renamed.append((old, new))
 
@@ -112,8 +126,9 @@ def compilation_options(config: Mapping[str, Any],
         elif name in CUDAGRAPH_FLAGS:
             put(name, "cudagraph_mode", cudagraph_mode_for(config))
         else:
-            raise OptionError(f"vLLM {release.version} has no compilation_config option {name!r}; it has: "
-                              f"{', '.join(sorted(fields))}")
+            raise OptionError(
+                f"vLLM {release.version} has no compilation_config option {name!r}; it has: {', '.join(sorted(fields))}"
+            )
     return mapped, tuple(renamed)
 
 

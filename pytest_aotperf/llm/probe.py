@@ -3,6 +3,7 @@
 vLLM mixes it into its worker (`worker_extension_cls`); `llm.collective_rpc("aotperf_report")` then
 runs it in the worker process, where compilation and the model's GPU memory live.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict
@@ -20,9 +21,17 @@ class WorkerProbe:
             "compilation_mode": str(getattr(compilation.mode, "name", compilation.mode)),
             "cudagraph_mode": str(getattr(compilation.cudagraph_mode, "name", compilation.cudagraph_mode)),
             "cudagraph_capture_sizes": list(compilation.cudagraph_capture_sizes or []),
-            "counters": {name: int(getattr(compilation_counter, name)) for name in (
-                "num_backend_compilations", "num_inductor_compiles", "num_aot_compiles",
-                "num_compiled_artifacts_loaded", "num_aot_artifacts_loaded", "num_cudagraph_captured")},
+            "counters": {
+                name: int(getattr(compilation_counter, name))
+                for name in (
+                    "num_backend_compilations",
+                    "num_inductor_compiles",
+                    "num_aot_compiles",
+                    "num_compiled_artifacts_loaded",
+                    "num_aot_artifacts_loaded",
+                    "num_cudagraph_captured",
+                )
+            },
             "cuda": torch.cuda.is_available(),
         }
         if report["cuda"]:

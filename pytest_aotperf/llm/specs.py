@@ -1,4 +1,5 @@
 """Model specs shipped as configs only: a name or a folder holding a Hugging Face config.json."""
+
 from __future__ import annotations
 
 import json
@@ -28,12 +29,20 @@ def resolve_model(model: str) -> ModelSpec:
     folder = MODELS_DIR / model if model in SHIPPED_MODELS else Path(model).expanduser()
     config_file = folder / "config.json"
     if not config_file.is_file():
-        raise ModelSpecError(f"model {model!r}: no config.json in {folder}; give one of "
-                             f"{', '.join(SHIPPED_MODELS)} or a folder holding a Hugging Face config.json")
+        raise ModelSpecError(
+            f"model {model!r}: no config.json in {folder}; give one of "
+            f"{', '.join(SHIPPED_MODELS)} or a folder holding a Hugging Face config.json"
+        )
     config = json.loads(config_file.read_text())
     missing = [key for key in ("architectures", "vocab_size") if key not in config]
     if missing:
-        raise ModelSpecError(f"model {model!r}: {config_file} lacks {', '.join(missing)}, which vLLM needs "
-                             "to build the model with dummy weights")
-    return ModelSpec(name=model, path=str(folder.resolve()), vocab_size=int(config["vocab_size"]),
-                     max_position_embeddings=int(config.get("max_position_embeddings", 0)))
+        raise ModelSpecError(
+            f"model {model!r}: {config_file} lacks {', '.join(missing)}, which vLLM needs "
+            "to build the model with dummy weights"
+        )
+    return ModelSpec(
+        name=model,
+        path=str(folder.resolve()),
+        vocab_size=int(config["vocab_size"]),
+        max_position_embeddings=int(config.get("max_position_embeddings", 0)),
+    )

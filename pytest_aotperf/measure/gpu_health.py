@@ -1,4 +1,5 @@
 """SM clock and NVML clock-event (throttle) reasons, read around a measurement; never set."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -2,6 +2,7 @@
 
 Each probe returns a Metric, unavailable with the reason where the machine cannot measure it.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,10 +19,18 @@ HOST_PEAK_RSS = "host_peak_rss"
 MEMORY_METRICS = (GPU_PEAK_ALLOCATED, GPU_PEAK_RESERVED, GPU_DEVICE_USED, HOST_PEAK_RSS)
 
 
-def memory_metric(name: str, value: Optional[float] = None, unavailable: Optional[str] = None,
-                  **context: object) -> Metric:
-    return Metric(name=name, unit="B", better="lower", kind="memory", value=value,
-                  unavailable=unavailable, context=tuple(sorted(context.items())))
+def memory_metric(
+    name: str, value: Optional[float] = None, unavailable: Optional[str] = None, **context: object
+) -> Metric:
+    return Metric(
+        name=name,
+        unit="B",
+        better="lower",
+        kind="memory",
+        value=value,
+        unavailable=unavailable,
+        context=tuple(sorted(context.items())),
+    )
 
 
 def _process_tree() -> List[int]:
@@ -67,12 +76,16 @@ class MemoryMonitor:
     def _torch_peaks(self) -> Tuple[Metric, Metric]:
         if not self._use_cuda:
             reason = "no CUDA device: torch's GPU memory counters need one"
-            return memory_metric(GPU_PEAK_ALLOCATED, unavailable=reason), memory_metric(GPU_PEAK_RESERVED, unavailable=reason)
+            return memory_metric(GPU_PEAK_ALLOCATED, unavailable=reason), memory_metric(
+                GPU_PEAK_RESERVED, unavailable=reason
+            )
         import torch
 
         torch.cuda.synchronize()
-        return (memory_metric(GPU_PEAK_ALLOCATED, float(torch.cuda.max_memory_allocated()), source="torch"),
-                memory_metric(GPU_PEAK_RESERVED, float(torch.cuda.max_memory_reserved()), source="torch"))
+        return (
+            memory_metric(GPU_PEAK_ALLOCATED, float(torch.cuda.max_memory_allocated()), source="torch"),
+            memory_metric(GPU_PEAK_RESERVED, float(torch.cuda.max_memory_reserved()), source="torch"),
+        )
 
     def _nvml_metric(self) -> Metric:
         if self._nvml_peak is None:
@@ -123,5 +136,4 @@ def _host_peak_rss() -> Metric:
 
         maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return memory_metric(HOST_PEAK_RSS, float(maxrss * 1024), source="getrusage (process lifetime)")
-    return memory_metric(HOST_PEAK_RSS, float(sum(peaks)), source="VmHWM over the process tree",
-                         processes=len(peaks))
+    return memory_metric(HOST_PEAK_RSS, float(sum(peaks)), source="VmHWM over the process tree", processes=len(peaks))

@@ -1,4 +1,5 @@
 """One NVML session for the run: the handle of the GPU the tests use, or why there is none."""
+
 from __future__ import annotations
 
 import functools

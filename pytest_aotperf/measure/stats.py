@@ -1,4 +1,5 @@
 """Summary statistics and the bootstrap interval of a ratio of medians. Pure: no torch."""
+
 from __future__ import annotations
 
 import math
@@ -53,10 +54,13 @@ def thin(samples: Sequence[float], keep: int = STORED_SAMPLES) -> Tuple[float, .
     return tuple(ordered[int((i + 0.5) * len(ordered) / keep)] for i in range(keep))
 
 
-def ratio_of_medians_interval(baseline: Sequence[float], current: Sequence[float],
-                              resamples: int = BOOTSTRAP_RESAMPLES,
-                              confidence: float = CONFIDENCE,
-                              seed: int = BOOTSTRAP_SEED) -> Tuple[float, float]:
+def ratio_of_medians_interval(
+    baseline: Sequence[float],
+    current: Sequence[float],
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = BOOTSTRAP_SEED,
+) -> Tuple[float, float]:
     """Percentile-bootstrap interval of median(current) / median(baseline)."""
     if not baseline or not current:
         raise ValueError("the bootstrap needs samples on both sides")

@@ -1,4 +1,5 @@
 """Timers and the sampling loop: warm-up, then a sample count sized from a time budget."""
+
 from __future__ import annotations
 
 import math
@@ -31,18 +32,21 @@ class Timer(Protocol):
     that takes about `estimate_s`; without it every sample is one call.
     """
 
-    def time_calls(self, fn: Callable[[], Any], count: int,
-                   between: Optional[Callable[[], Any]] = None, block: int = 1) -> List[float]: ...
+    def time_calls(
+        self, fn: Callable[[], Any], count: int, between: Optional[Callable[[], Any]] = None, block: int = 1
+    ) -> List[float]: ...
 
 
 class CpuTimer:
     """Host clock (`perf_counter_ns`) around each sample: right for synchronous devices.
 
-    Functions faster than `min_block_s` are timed in blocks of calls, as torch.utils.benchmark's
-    blocked_autorange does, so the clock's own cost (about 60 ns a reading) does not bias them.
+    A sample is a block of calls lasting at least `min_block_s`, as in torch.utils.benchmark's
+    blocked_autorange (1 ms blocks for its usual 1 s run): the clock's own cost (about 60 ns a
+    reading) and the scheduler's jitter average out within a block, and the median of the blocks
+    agrees with blocked_autorange's (docs/benchmarks.md).
     """
 
-    def __init__(self, clock_ns: Callable[[], int] = time.perf_counter_ns, min_block_s: float = 20e-6) -> None:
+    def __init__(self, clock_ns: Callable[[], int] = time.perf_counter_ns, min_block_s: float = 1e-3) -> None:
         self._clock_ns = clock_ns
         self._min_block_s = min_block_s
 
@@ -109,9 +113,13 @@ class Sampled:
     """Graphs torch.compile produced while the samples were taken (a recompilation), not in warm-up."""
 
 
-def sample(fn: Callable[[], Any], timer: Timer, plan: SamplingPlan,
-           between: Optional[Callable[[], Any]] = None,
-           graph_count: Callable[[], int] = lambda: 0) -> Sampled:
+def sample(
+    fn: Callable[[], Any],
+    timer: Timer,
+    plan: SamplingPlan,
+    between: Optional[Callable[[], Any]] = None,
+    graph_count: Callable[[], int] = lambda: 0,
+) -> Sampled:
     """Warm `fn` up for `plan.warmup_s` (at least `min_warmup` calls), then time it.
 
     The warm-up keeps compilation, autotuning and allocator growth out of the samples and

@@ -1,4 +1,5 @@
 """The JSON report of a run (--aot-report): every metric, its statistics, baseline and verdict."""
+
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ from typing import Any, Dict, Iterable, Mapping, Sequence, Tuple
 
 from ..baselines.storage import write_atomic
 from ..compare import Verdict
+from ..measure.stats import summarize
 from ..results import Metric
 from ..session import PerfTestResult
 
@@ -27,6 +29,23 @@ def metric_json(metric: Metric) -> Dict[str, Any]:
     if metric.context:
         data["context"] = dict(metric.context)
     return data
+
+
+def metric_from_json(name: str, data: Mapping[str, Any]) -> Metric:
+    """The Metric a report holds (the inverse of metric_json)."""
+    samples = tuple(data.get("samples", ()))
+    return Metric(
+        name=name,
+        unit=data["unit"],
+        better=data["better"],
+        kind=data["kind"],
+        value=data.get("value"),
+        samples=samples,
+        summary=summarize(samples) if samples else None,
+        unavailable=data.get("unavailable"),
+        flags=tuple(data.get("flags", ())),
+        context=tuple(sorted(data.get("context", {}).items())),
+    )
 
 
 def verdict_json(verdict: Verdict) -> Dict[str, Any]:
@@ -50,8 +69,13 @@ def result_json(result: PerfTestResult) -> Dict[str, Any]:
     }
 
 
-def report_json(results: Sequence[PerfTestResult], environment: Mapping[str, Any], machine: str,
-                settings: Mapping[str, Any], written: Sequence[Path]) -> Dict[str, Any]:
+def report_json(
+    results: Sequence[PerfTestResult],
+    environment: Mapping[str, Any],
+    machine: str,
+    settings: Mapping[str, Any],
+    written: Sequence[Path],
+) -> Dict[str, Any]:
     return {
         "schema": REPORT_SCHEMA,
         "machine": machine,

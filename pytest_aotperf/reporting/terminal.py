@@ -1,4 +1,5 @@
 """The table of every measured test, as the terminal summary and `aotperf` commands print it."""
+
 from __future__ import annotations
 
 from typing import Dict, List, Sequence, Tuple
@@ -21,12 +22,17 @@ def table_rows(results: Sequence[PerfTestResult]) -> List[Tuple[str, ...]]:
             if verdict.current is None:
                 continue
             status = verdict.status + (f" ({', '.join(verdict.flags)})" if verdict.flags else "")
-            rows.append((
-                result.test.name, result.test.backend, verdict.metric,
-                format_quantity(verdict.baseline, verdict.unit) if verdict.baseline is not None else "-",
-                format_quantity(verdict.current, verdict.unit) if verdict.current is not None else "unavailable",
-                change_text(verdict), status,
-            ))
+            rows.append(
+                (
+                    result.test.name,
+                    result.test.backend,
+                    verdict.metric,
+                    format_quantity(verdict.baseline, verdict.unit) if verdict.baseline is not None else "-",
+                    format_quantity(verdict.current, verdict.unit) if verdict.current is not None else "unavailable",
+                    change_text(verdict),
+                    status,
+                )
+            )
     return rows
 
 

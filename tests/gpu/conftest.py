@@ -1,4 +1,5 @@
 """Fixtures for the GPU tests: strict float32 (no TF32) while they run, one backend for the module."""
+
 import pytest
 import torch
 

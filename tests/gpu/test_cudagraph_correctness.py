@@ -1,4 +1,5 @@
 """The cudagraph backend on a GPU: replayed graphs compute what eager computes, and say what they did."""
+
 import gc
 
 import pytest
@@ -7,16 +8,19 @@ import torch
 from example_tests.models import MODELS
 from pytest_aotperf.backends.cudagraph import CaptureError
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
 CAPTURED = (1, 2, 4, 8)
 CALLED = (1, 2, 3, 5, 8)
 """Captured sizes, and 3 and 5, padded up to 4 and 8."""
 RELATIVE_TOLERANCE = {torch.float32: 1e-4, torch.bfloat16: 2e-2}
 """Bound on ||out - eager|| / ||eager||: float32 without TF32 differs by summation order only."""
-VARIANTS = {"encoder": ("encoder", torch.float32), "mlp": ("mlp", torch.float32),
-            "cnn": ("cnn", torch.float32), "mlp-bf16": ("mlp", torch.bfloat16)}
+VARIANTS = {
+    "encoder": ("encoder", torch.float32),
+    "mlp": ("mlp", torch.float32),
+    "cnn": ("cnn", torch.float32),
+    "mlp-bf16": ("mlp", torch.bfloat16),
+}
 
 
 class Built:
@@ -140,8 +144,14 @@ def test_graph_pool_is_released_when_the_compiled_model_is_dropped(cudagraph_bac
     assert pool_bytes > 0 and reserved_with >= reserved_before + pool_bytes, (reserved_before, reserved_with)
     del compiled
     allocated_after, reserved_after = settled()
-    memory = dict(allocated_before=allocated_before, allocated_after=allocated_after, pool_bytes=pool_bytes,
-                  reserved_before=reserved_before, reserved_with=reserved_with, reserved_after=reserved_after)
+    memory = dict(
+        allocated_before=allocated_before,
+        allocated_after=allocated_after,
+        pool_bytes=pool_bytes,
+        reserved_before=reserved_before,
+        reserved_with=reserved_with,
+        reserved_after=reserved_after,
+    )
     assert allocated_after <= allocated_before, memory
     assert reserved_after <= reserved_before, memory
     assert reserved_with - reserved_after >= pool_bytes, memory
@@ -185,11 +195,15 @@ class CpuBuffer(torch.nn.Module):
         return x * self.scale.to(x.device)
 
 
-@pytest.mark.parametrize("module, reason", [
-    (HostSync(), "synchronises with the host"),
-    (DataDependent(), "synchronises with the host"),
-    (CpuBuffer(), "buffer 'scale' is a cpu tensor"),
-], ids=["host-sync", "data-dependent", "cpu-tensor"])
+@pytest.mark.parametrize(
+    "module, reason",
+    [
+        (HostSync(), "synchronises with the host"),
+        (DataDependent(), "synchronises with the host"),
+        (CpuBuffer(), "buffer 'scale' is a cpu tensor"),
+    ],
+    ids=["host-sync", "data-dependent", "cpu-tensor"],
+)
 def test_uncapturable_module_error_names_module_batch_size_and_reason(cudagraph_backend, module, reason):
     name = type(module).__name__
     with pytest.raises(CaptureError) as raised:

@@ -1,0 +1,83 @@
+"""Tests that use pytest-benchmark's `benchmark` fixture, judged against aotperf's baselines.
+
+Opt in per test by using `aot_benchmark` (pytest-benchmark's fixture, timing each call up to the
+end of its GPU work), or for every `benchmark` test with --aot-gate-benchmarks. The benchmark's
+per-round times become the test's `benchmark` metric and go through the same verdict as
+`aot_perf.measure`. Without either, aotperf leaves pytest-benchmark tests alone.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import pytest
+
+from ..measure.timing import timer_for
+from ..recorder import PerfRecorder
+from ..stash import RECORDER_KEY, session_of
+
+METRIC = "benchmark"
+NOT_TIMED = "pytest-benchmark did not time this test (benchmarks disabled, e.g. --benchmark-disable)"
+
+
+def synchronized(fn: Callable[..., Any], device: str) -> Callable[..., Any]:
+    """`fn` followed by torch.cuda.synchronize() on a CUDA device, so a host timer sees the GPU work."""
+    if not device.startswith("cuda"):
+        return fn
+    import torch
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = fn(*args, **kwargs)
+        torch.cuda.synchronize()
+        return result
+
+    return call
+
+
+class SynchronizedBenchmark:
+    """pytest-benchmark's fixture whose timed callables end with a device synchronisation."""
+
+    def __init__(self, benchmark: Any, device: str) -> None:
+        self.benchmark = benchmark
+        """The underlying pytest-benchmark fixture (for extra_info, group, ...)."""
+        self.device = device
+
+    def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self.benchmark(synchronized(fn, self.device), *args, **kwargs)
+
+    def pedantic(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self.benchmark.pedantic(synchronized(target, self.device), *args, **kwargs)
+
+
+@pytest.fixture
+def aot_benchmark(benchmark: Any, aot_device: str) -> SynchronizedBenchmark:
+    """pytest-benchmark's `benchmark`, synchronised on CUDA, its timings gated by aotperf's baselines."""
+    return SynchronizedBenchmark(benchmark, aot_device)
+
+
+def is_gated(item: pytest.Item) -> bool:
+    names = getattr(item, "fixturenames", ())
+    return "aot_benchmark" in names or ("benchmark" in names and session_of(item.config).settings.gate_benchmarks)
+
+
+def keep_benchmark_stats(item: pytest.Item) -> None:
+    """Record the benchmark's per-round times on the test's recorder (made here if the test has none)."""
+    fixture = item.funcargs["benchmark"]
+    recorder = item.stash.get(RECORDER_KEY, None)
+    if recorder is None:
+        device = item.funcargs.get("aot_device", "cpu")
+        recorder = PerfRecorder(item.nodeid, device, timer_for(device), session_of(item.config).settings.plan)
+        item.stash[RECORDER_KEY] = recorder
+    if fixture.stats is None:
+        recorder.record_unavailable(METRIC, NOT_TIMED, unit="s", kind="timing")
+        return
+    recorder.record_samples(
+        METRIC,
+        fixture.stats.stats.data,
+        unit="s",
+        better="lower",
+        kind="timing",
+        context={"iterations": fixture.stats.iterations},
+    )

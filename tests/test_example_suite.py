@@ -1,0 +1,52 @@
+"""The example suite end to end, as a user runs it: refresh the baselines, then check against them."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "example_tests"
+
+
+@pytest.fixture
+def examples(pytester):
+    for path in EXAMPLES.glob("*.py"):
+        shutil.copy(path, pytester.path / path.name)
+    return pytester
+
+
+def refresh_then_check(pytester, *args):
+    common = ("-p", "no:cacheprovider", "--aot-machine=ci", *args)
+    refreshed = pytester.runpytest_subprocess(*common, "--aot-update-baselines", "--aot-report=refresh.json")
+    checked = pytester.runpytest_subprocess(*common, "--aot-report=check.json")
+    return refreshed, checked, json.loads((pytester.path / "check.json").read_text())
+
+
+def test_models_on_eager(examples):
+    refreshed, checked, report = refresh_then_check(
+        examples, "test_models.py", "--aot-backend=eager", "-k", "mlp", "--aot-max-time=0.2"
+    )
+    refreshed.assert_outcomes(passed=3)
+    assert (examples.path / "baselines" / "ci" / "eager" / "test_models.json").exists()
+    assert checked.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+    for test in report["tests"]:
+        assert test["verdicts"]["latency"]["status"] in ("unchanged", "improved", "regressed")
+        assert test["verdicts"]["latency"]["baseline"] > 0
+
+
+@pytest.mark.vllm
+def test_llm_generation_on_vllms_cpu_engine(examples):
+    pytest.importorskip("vllm")
+    refreshed, checked, report = refresh_then_check(examples, "test_llm.py", "--aot-backend=vllm")
+    refreshed.assert_outcomes(passed=2)
+    stored = json.loads((examples.path / "baselines" / "ci" / "vllm" / "test_llm.json").read_text())
+    entry = stored["tests"]["test_generation[vllm-4]"]
+    assert entry["config"]["llm"]["llm_kwargs"]["load_format"] == "dummy"
+    assert entry["metrics"]["output_tokens_per_s"]["value"] > 0
+    assert {"latency", "ttft", "tpot", "output_tokens_per_s"} <= set(entry["metrics"])
+    assert entry["metrics"]["cudagraph_capture_s"]["unavailable"]
+    assert checked.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+    verdicts = {test["test"]: test["verdicts"] for test in report["tests"]}
+    assert verdicts["test_generation[vllm-4]"]["latency"]["baseline"] > 0
+    assert verdicts["test_generation[vllm-4]"]["latency"]["status"] in ("unchanged", "improved", "regressed")

@@ -1,0 +1,116 @@
+"""The run history: runs stored in SQLite, and slow drift flagged from recorded values."""
+
+import pytest
+from fake_timer import CONFTEST
+
+from pytest_aotperf.cli import main
+from pytest_aotperf.reporting.history import (
+    append_run,
+    detect_drift,
+    history_html,
+    kendall_tau,
+    load_series,
+    theil_sen_slope,
+)
+
+NIGHTLY_CREEP = [1.000, 1.018, 1.031, 1.052, 1.060, 1.083, 1.095, 1.118, 1.126, 1.149]
+"""Latency (ms) of ten nights, each at most ~2% slower than the night before: +15% in all."""
+NOISE = [1.00, 1.06, 0.97, 1.04, 0.99, 1.05, 0.96, 1.03, 1.01, 0.98]
+ONE_STEP = [1.0] * 5 + [1.05] * 5
+
+
+def test_a_slow_creep_under_the_tolerance_each_night_is_flagged():
+    drift = detect_drift(NIGHTLY_CREEP, tolerance=0.10)
+    assert drift is not None and drift.runs == 10
+    assert drift.change == pytest.approx(0.149, abs=0.01)
+    assert drift.largest_step < 0.03 and drift.agreement == 1.0
+    assert "over the last 10 runs" in drift.describe()
+
+
+def test_noise_and_a_small_step_are_not_drift():
+    assert detect_drift(NOISE, tolerance=0.10) is None
+    assert detect_drift(ONE_STEP, tolerance=0.10) is None
+
+
+def test_direction_follows_better():
+    throughput_falling = [1 / v for v in NIGHTLY_CREEP]
+    assert detect_drift(throughput_falling, tolerance=0.10, better="higher") is not None
+    assert detect_drift(throughput_falling, tolerance=0.10, better="lower") is None
+    assert detect_drift(NIGHTLY_CREEP, tolerance=0.10, better="higher") is None
+
+
+def test_only_the_window_counts_and_few_runs_are_no_trend():
+    assert detect_drift([5.0, 0.1] + [1.0] * 8, tolerance=0.10, window=8) is None
+    assert detect_drift(NIGHTLY_CREEP[:4], tolerance=0.01) is None
+
+
+def test_trend_statistics_resist_one_outlier():
+    assert theil_sen_slope([1, 2, 3, 100, 5]) == pytest.approx(1.0)
+    assert kendall_tau([1, 2, 3, 4]) == 1.0 and kendall_tau([4, 3, 2, 1]) == -1.0
+
+
+def report(night, latency, test="test_op[eager]"):
+    return {
+        "machine": "gpu-box",
+        "environment": {"time": f"2026-01-{night:02d}T02:00:00+00:00", "commit": f"c{night:02d}"},
+        "tests": [
+            {
+                "nodeid": f"test_perf.py::{test}",
+                "test": test,
+                "backend": "eager",
+                "metrics": {"latency": {"unit": "s", "better": "lower"}},
+                "verdicts": {
+                    "latency": {
+                        "status": "unchanged",
+                        "current": latency,
+                        "baseline": 1e-3,
+                        "unit": "s",
+                        "tolerance": 0.1,
+                    }
+                },
+            }
+        ],
+    }
+
+
+@pytest.fixture
+def history(tmp_path):
+    db = tmp_path / "history.sqlite"
+    for night, value in enumerate(NIGHTLY_CREEP, start=1):
+        append_run(db, report(night, value * 1e-3))
+        append_run(db, report(night, 2e-3, test="test_other[eager]"))
+    return db
+
+
+def test_runs_are_stored_and_read_back_per_test_in_order(history):
+    series = load_series(history, "latency", test="test_op")
+    points = series[("test_op[eager]", "eager")]
+    assert list(series) == [("test_op[eager]", "eager")]
+    assert [p.value for p in points] == pytest.approx([v * 1e-3 for v in NIGHTLY_CREEP])
+    assert points[0].commit == "c01" and points[-1].tolerance == 0.1
+
+
+def test_aotperf_history_prints_the_runs_and_flags_the_drift(history, tmp_path, capsys):
+    assert main(["history", "test_op", "--db", str(history), "--html", str(tmp_path / "h.html")]) == 0
+    out = capsys.readouterr().out
+    assert "test_op[eager] (eager) latency: 10 run(s)" in out and "1.15 ms  +14.9%" in out
+    assert "DRIFT test_op[eager] (eager) latency: drift: +" in out
+    assert "test_other" not in out
+    assert (tmp_path / "h.html").read_text().count("<svg") == 1
+
+
+def test_a_missing_history_is_an_error_naming_the_option(tmp_path, capsys):
+    assert main(["history", "--db", str(tmp_path / "none.sqlite")]) == 2
+    assert "--aot-history=" in capsys.readouterr().err
+
+
+def test_the_plugin_appends_each_run(pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_perf="def test_op(aot_backend, aot_perf):\n    aot_perf.measure(lambda: None)\n")
+    for _ in range(2):
+        pytester.runpytest("-p", "no:cacheprovider", "--aot-max-time=0.01", "--aot-history=h.sqlite").assert_outcomes(
+            passed=1
+        )
+    series = load_series(pytester.path / "h.sqlite", "latency")
+    assert [p.value for p in series[("test_op[eager]", "eager")]] == [1e-3, 1e-3]
+    assert "<svg" in history_html(series, "latency")
