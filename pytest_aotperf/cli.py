@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .baselines.record import record_reports
 from .baselines.refresh import KEPT
@@ -109,16 +109,9 @@ def record_baselines(paths: List[Path], root: Path, force: bool) -> int:
     except (ValueError, BaselineError) as error:
         print(f"aotperf record: {error}", file=sys.stderr)
         return 2
-    rows = [
-        (nodeid, metric, change)
-        for nodeid, metrics in changes.items()
-        for metric, change in sorted(metrics.items())
-        if change != KEPT
-    ]
-    if rows:
-        print("\n".join(render_table(rows, ("test", "metric", "baseline"))))
+    written_count, _ = print_changed(changes)
     print(
-        f"aotperf record: {len(rows)} metric(s) written from {len(reports)} run(s); "
+        f"aotperf record: {written_count} metric(s) written from {len(reports)} run(s); "
         f"files written: {', '.join(map(str, written)) or 'none'}"
     )
     return 0
@@ -183,19 +176,27 @@ def _pytest(args: List[str]) -> int:
     return subprocess.call([sys.executable, "-m", "pytest", *args])
 
 
-def print_changes(report: Dict) -> None:
+def print_changed(changes: Mapping[Tuple[str, str], Mapping[str, str]]) -> Tuple[int, int]:
+    """A table of the metrics written, by (test, backend); returns (written, kept)."""
     rows = [
-        (test["test"], test["backend"], metric, change)
-        for test in report["tests"]
-        for metric, change in sorted(test["baseline_changes"].items())
+        (test, backend, metric, change)
+        for (test, backend), metrics in changes.items()
+        for metric, change in sorted(metrics.items())
         if change != KEPT
     ]
-    kept = sum(change == KEPT for test in report["tests"] for change in test["baseline_changes"].values())
-    print()
+    kept = sum(change == KEPT for metrics in changes.values() for change in metrics.values())
     if rows:
         print("\n".join(render_table(rows, ("test", "backend", "metric", "baseline"))))
+    return len(rows), kept
+
+
+def print_changes(report: Dict) -> None:
+    print()
+    written, kept = print_changed(
+        {(test["test"], test["backend"]): test["baseline_changes"] for test in report["tests"]}
+    )
     print(
-        f"aotperf refresh: {len(rows)} metric(s) written, {kept} kept unchanged; "
+        f"aotperf refresh: {written} metric(s) written, {kept} kept unchanged; "
         f"files written: {', '.join(report['baselines_written']) or 'none'}"
     )
 

@@ -50,7 +50,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     aot = session_of(config)
     for item in items:
         item.stash[SPEC_KEY] = marker_spec(item)
-        if any(name in getattr(item, "fixturenames", ()) for name in MEASURING_FIXTURES):
+        if is_gated(item) or any(name in getattr(item, "fixturenames", ()) for name in MEASURING_FIXTURES):
             test = PerfTestId.of(item, backend_name(item))
             try:
                 aot.store.entries(test.backend, test.module)

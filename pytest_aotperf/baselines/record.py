@@ -11,21 +11,21 @@ from .store import BaselineStore
 
 def record_reports(
     reports: Sequence[Mapping[str, Any]], root: Path, force: bool
-) -> Tuple[List[Path], Dict[str, Dict[str, str]]]:
+) -> Tuple[List[Path], Dict[Tuple[str, str], Dict[str, str]]]:
     """Record the last report's tests, with the earlier reports as earlier runs (as `refresh --runs` does).
 
     A refresh rule needs each metric's tolerance: the one its verdict was judged with in that run.
-    Returns the files written and, per test node id, what happened to each metric.
+    Returns the files written and, per (test, backend), what happened to each metric.
     """
     *earlier, last = reports
     prior = run_values(earlier)
     store = BaselineStore(root, last["machine"])
-    changes: Dict[str, Dict[str, str]] = {}
+    changes: Dict[Tuple[str, str], Dict[str, str]] = {}
     for test in last["tests"]:
         metrics = [metric_from_json(name, data) for name, data in test["metrics"].items()]
         tolerances = {name: verdict["tolerance"] for name, verdict in test["verdicts"].items()}
         runs = {name: values for (nodeid, name), values in prior.items() if nodeid == test["nodeid"]}
-        changes[test["nodeid"]] = store.refresh(
+        changes[(test["test"], test["backend"])] = store.refresh(
             test["backend"],
             test["module"],
             test["test"],

@@ -117,10 +117,7 @@ def strip_plot(
     svg = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img'>"]
     if band is not None:
         x0, x1 = scale(band[0]), scale(band[1])
-        svg.append(
-            f"<rect x='{x0:.1f}' y='14' width='{x1 - x0:.1f}' height='{axis_y - 14}' fill='#cfd8dc' "
-            "fill-opacity='0.6'/>"
-        )
+        svg.append(_band(x0, 14, x1 - x0, axis_y - 14))
         svg.append(_vline(scale(baseline), 14, axis_y, "#1f2933", 2, dashed=True))
     beyond = sum(not low <= value <= high for value in samples)
     for index, value in enumerate(samples):
@@ -145,6 +142,11 @@ def strip_plot(
     return "".join(svg) + "</svg>"
 
 
+def _band(x: float, y: float, width: float, height: float) -> str:
+    """The shaded tolerance band."""
+    return f"<rect x='{x:.1f}' y='{y:g}' width='{width:.1f}' height='{height:.1f}' fill='#cfd8dc' fill-opacity='0.6'/>"
+
+
 def line_plot(
     points: Sequence[Tuple[str, float]],
     unit: str,
@@ -161,10 +163,7 @@ def line_plot(
     svg = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img'>"]
     if band is not None:
         top, bottom = y_of(band[1]), y_of(band[0])
-        svg.append(
-            f"<rect x='70' y='{top:.1f}' width='{width - 86}' height='{bottom - top:.1f}' fill='#cfd8dc' "
-            "fill-opacity='0.6'/>"
-        )
+        svg.append(_band(70, top, width - 86, bottom - top))
     for tick in _ticks(low, high):
         y = y_of(tick)
         svg.append(
