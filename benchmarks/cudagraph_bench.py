@@ -1,8 +1,10 @@
-"""Median latency of each example model and batch size under six ways of running it, on the GPU.
+"""Median latency of each example model and batch size under seven ways of running it, on the GPU.
 
-eager; inductor (torch.compile, no CUDA graphs); cudagraph (our backend, fresh outputs: the default);
-cudagraph-views (our backend, `return_views=True`); reduce-overhead (torch.compile's own CUDA graphs);
-hand-written (a minimal torch.cuda.CUDAGraph capture of the same compiled module: copy in, replay).
+eager; inductor (torch.compile, no CUDA graphs); cudagraph (our backend as it ships, the caller
+dropping each result: outputs lent as views); cudagraph-kept (the same, the caller keeping every
+result: outputs copied from the third call on); cudagraph-views (our backend, `return_views=True`);
+reduce-overhead (torch.compile's own CUDA graphs); hand-written (a minimal torch.cuda.CUDAGraph
+capture of the same compiled module: copy in, replay).
 
 Timed with the project's own measurement (sample + CudaEventTimer): each variant in ROUNDS
 interleaved rounds; the reported median is the median of all its samples, the spread the range
@@ -29,9 +31,11 @@ from pytest_aotperf.measure.timing import CudaEventTimer, SamplingPlan, sample
 from pytest_aotperf.recorder import compiled_graph_count
 
 BATCH_SIZES = (1, 2, 4, 8)
-VARIANTS = ("eager", "inductor", "cudagraph", "cudagraph-views", "reduce-overhead", "hand-written")
+VARIANTS = ("eager", "inductor", "cudagraph", "cudagraph-kept", "cudagraph-views", "reduce-overhead", "hand-written")
 ROUNDS = 3
 PLAN = SamplingPlan(warmup_s=0.02, min_warmup=10, min_samples=100, max_samples=2000, max_time_s=0.1)
+HOST_CALLS = 100
+"""Calls per host-cost reading: few enough that the GPU's launch queue never stalls the loop."""
 CORRECTNESS = 1e-3
 """Bound on ||out - eager|| / ||eager|| before timing (cuDNN and cuBLAS may use TF32 by default)."""
 
@@ -57,6 +61,26 @@ def hand_written(compiled, example):
         return static_output
 
     return run
+
+
+def keeping(model, inputs, kept):
+    """Call `model` and keep the result, as a caller collecting outputs does."""
+    out = model(*inputs)
+    kept.append(out)
+    return out
+
+
+def host_cost_s(call):
+    """Host time per call, launching only (the GPU catches up after): a row is host-bound where it nears the median."""
+    readings = []
+    for _ in range(5):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(HOST_CALLS):
+            call()
+        readings.append((time.perf_counter() - start) / HOST_CALLS)
+        torch.cuda.synchronize()
+    return min(readings)
 
 
 def relative_error(out, ref):
@@ -86,7 +110,9 @@ def bench_model(name, backend):
             "reduce-overhead": reduce_overhead,
             "hand-written": hand_written(ours.compiled, inputs[0]),
         }
-        calls = {variant: functools.partial(runners[variant], *inputs) for variant in VARIANTS}
+        calls = {variant: functools.partial(runners[variant], *inputs) for variant in runners}
+        kept = []
+        calls["cudagraph-kept"] = functools.partial(keeping, ours, inputs, kept)
         reference = module(*inputs)
         errors = {}
         for variant, call in calls.items():
@@ -101,15 +127,19 @@ def bench_model(name, backend):
             for variant in VARIANTS:
                 timed = sample(calls[variant], CudaEventTimer(), PLAN, graph_count=compiled_graph_count)
                 samples[variant].extend(timed.samples)
+                kept.clear()
                 round_medians[variant].append(statistics.median(timed.samples))
                 recompiled[variant] += timed.graphs_compiled
         clock_after = read_clock()
+        host = {v: host_cost_s(calls[v]) for v in VARIANTS}
+        kept.clear()
         medians = {v: statistics.median(samples[v]) for v in VARIANTS}
         rows.append(
             {
                 "model": name,
                 "batch": batch,
                 "median_s": medians,
+                "host_s": host,
                 "spread": {v: (max(round_medians[v]) - min(round_medians[v])) / medians[v] for v in VARIANTS},
                 "samples": {v: len(samples[v]) for v in VARIANTS},
                 "graphs_compiled_while_timed": recompiled,
@@ -127,6 +157,7 @@ def bench_model(name, backend):
         "cudagraph_graph_pool_bytes": stats.value("graph_pool_bytes"),
         "cudagraph_replays": stats.value("replays"),
         "cudagraph_padded_calls": stats.value("padded_calls"),
+        "cudagraph_copied_outputs": stats.value("copied_outputs"),
         "cudagraph_ungraphed_calls": stats.value("ungraphed_calls"),
         "reduce_overhead_compile_and_record_s": reduce_overhead_compile_s,
     }
@@ -134,20 +165,22 @@ def bench_model(name, backend):
 
 
 def ratio_table(rows):
-    head = (
-        f"{'model':8} {'bs':>2} "
-        + " ".join(f"{v:>15}" for v in VARIANTS)
-        + f" {'ours/hand':>9} {'views/hand':>10} {'ours/RO':>7} {'views/RO':>8} {'eager/ours':>10}"
+    ratios = (
+        ("ours/hand", "cudagraph", "hand-written"),
+        ("kept/hand", "cudagraph-kept", "hand-written"),
+        ("views/hand", "cudagraph-views", "hand-written"),
+        ("ours/RO", "cudagraph", "reduce-overhead"),
+        ("kept/RO", "cudagraph-kept", "reduce-overhead"),
+        ("eager/ours", "eager", "cudagraph"),
     )
-    lines = ["median latency, microseconds", head]
+    head = f"{'model':8} {'bs':>2} " + " ".join(f"{v:>15}" for v in VARIANTS) + "".join(f" {r[0]:>10}" for r in ratios)
+    lines = ["median latency, microseconds (host time per call in brackets)", head]
     for row in rows:
-        m = row["median_s"]
+        m, host = row["median_s"], row["host_s"]
         lines.append(
             f"{row['model']:8} {row['batch']:>2} "
-            + " ".join(f"{m[v] * 1e6:15.1f}" for v in VARIANTS)
-            + f" {m['cudagraph'] / m['hand-written']:9.3f} {m['cudagraph-views'] / m['hand-written']:10.3f}"
-            + f" {m['cudagraph'] / m['reduce-overhead']:7.3f} {m['cudagraph-views'] / m['reduce-overhead']:8.3f}"
-            + f" {m['eager'] / m['cudagraph']:10.2f}"
+            + " ".join(f"{m[v] * 1e6:7.1f} ({host[v] * 1e6:5.1f})" for v in VARIANTS)
+            + "".join(f" {m[top] / m[bottom]:10.3f}" for _, top, bottom in ratios)
         )
     return "\n".join(lines)
 

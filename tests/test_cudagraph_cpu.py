@@ -4,7 +4,18 @@ import pytest
 import torch
 
 from pytest_aotperf.backends import BackendUnsupported, create_backend
-from pytest_aotperf.backends.cudagraph import NO_CUDA_REASON, CaptureError, CudaGraphBackend, batch_routes
+from pytest_aotperf.backends.cudagraph import (
+    COPIED,
+    LENT,
+    NO_CUDA_REASON,
+    VIEWS,
+    CapturedGraph,
+    CaptureError,
+    CudaGraphBackend,
+    CudaGraphModel,
+    GraphSet,
+    batch_routes,
+)
 
 needs_no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without CUDA")
 
@@ -65,3 +76,106 @@ def test_capture_error_names_module_batch_size_and_reason():
     assert (error.module, error.batch_size, error.reason) == ("EncoderStack", 4, "it calls .item()")
     assert "cannot capture EncoderStack into a CUDA graph at batch size 4: it calls .item()" in str(error)
     assert "fallback=True" in str(error)
+
+
+class DoublingGraph:
+    """Stands in for a captured CUDA graph of `x * 2` (and `x * 3` with `pair`): replay writes the static outputs."""
+
+    def __init__(self, inputs, output):
+        self.inputs, self.output = inputs, output
+
+    def replay(self):
+        x = self.inputs[0]
+        if isinstance(self.output, tuple):
+            self.output[0].copy_(x * 2)
+            self.output[1].copy_(x * 3)
+        else:
+            self.output.copy_(x * 2)
+
+
+def runner_of(modes, sizes=(2, 4), pair=False):
+    """A model over graph sets of DoublingGraphs, as the backend builds it after capture."""
+    sets = [GraphSet(mode) for mode in modes]
+    for graph_set in sets:
+        for size in sizes:
+            inputs = (torch.zeros(size, 3),)
+            output = (torch.zeros(size, 3), torch.zeros(size, 3)) if pair else torch.zeros(size, 3)
+            graph_set.captured[size] = CapturedGraph(size, DoublingGraph(inputs, output), inputs, output)
+    return CudaGraphModel(lambda x: x * 2, sets, describe=lambda model: None), sets
+
+
+def served_by(out, graph_set, size):
+    return out.untyped_storage().data_ptr() == graph_set.captured[size].output.untyped_storage().data_ptr()
+
+
+DEFAULT_SETS = (LENT, LENT, COPIED)
+
+
+def test_results_the_caller_drops_are_lent_from_the_first_set_without_copies():
+    runner, sets = runner_of(DEFAULT_SETS)
+    for _ in range(5):
+        x = torch.randn(2, 3)
+        out = runner(x)
+        assert served_by(out, sets[0], 2) and torch.equal(out, x * 2)
+        del out
+    assert (runner.replays, runner.copied_outputs) == (5, 0)
+
+
+def test_a_loop_that_holds_the_last_result_alternates_lending_sets_and_never_copies():
+    runner, sets = runner_of(DEFAULT_SETS)
+    out, used = None, []
+    for _ in range(4):
+        previous, x = out, torch.randn(2, 3)
+        out = runner(x)
+        assert torch.equal(out, x * 2)
+        if previous is not None:
+            assert out.data_ptr() != previous.data_ptr()
+        used.append(0 if served_by(out, sets[0], 2) else 1 if served_by(out, sets[1], 2) else None)
+    assert used == [0, 1, 0, 1] and runner.copied_outputs == 0
+
+
+def test_kept_results_stay_valid_once_every_lending_set_is_held():
+    runner, _ = runner_of(DEFAULT_SETS)
+    inputs = [torch.randn(2, 3) for _ in range(5)]
+    kept = [runner(x) for x in inputs]
+    assert all(torch.equal(out, x * 2) for out, x in zip(kept, inputs))
+    assert (runner.replays, runner.copied_outputs) == (5, 3)
+
+
+def test_a_view_of_a_result_holds_it_and_a_held_set_is_not_replayed_at_other_sizes():
+    runner, sets = runner_of(DEFAULT_SETS)
+    x4 = torch.randn(4, 3)
+    row = runner(x4)[0]
+    x2 = torch.randn(2, 3)
+    assert served_by(runner(x2), sets[1], 2)
+    x3 = torch.randn(3, 3)
+    padded = runner(x3)
+    assert padded.shape == (3, 3) and torch.equal(padded, x3 * 2) and served_by(padded, sets[1], 4)
+    assert torch.equal(row, x4[0] * 2)
+    assert runner.padded_calls == 1
+
+
+def test_tuple_outputs_are_lent_and_copied_as_a_whole():
+    runner, _ = runner_of(DEFAULT_SETS, pair=True)
+    inputs = [torch.randn(3, 3) for _ in range(4)]
+    kept = [runner(x) for x in inputs]
+    for (doubled, tripled), x in zip(kept, inputs):
+        assert torch.equal(doubled, x * 2) and torch.equal(tripled, x * 3)
+    assert (runner.padded_calls, runner.copied_outputs) == (4, 2)
+
+
+def test_views_mode_always_returns_the_static_output_which_the_next_call_overwrites():
+    runner, sets = runner_of((VIEWS,))
+    first = runner(torch.randn(2, 3))
+    second_input = torch.randn(2, 3)
+    second = runner(second_input)
+    assert served_by(first, sets[0], 2) and first.data_ptr() == second.data_ptr()
+    assert torch.equal(first, second_input * 2) and runner.copied_outputs == 0
+
+
+def test_sizes_no_graph_serves_run_the_compiled_module_and_are_counted():
+    runner, _ = runner_of(DEFAULT_SETS)
+    x = torch.randn(5, 3)
+    assert torch.equal(runner(x), x * 2)
+    assert (runner.ungraphed_calls, runner.replays) == (1, 0)
+    assert runner.served_sizes == (1, 2, 3, 4)

@@ -32,6 +32,19 @@ def test_sample_warms_up_then_fits_the_budget():
     assert timed.graphs_compiled == 0
 
 
+def test_warm_up_hands_the_timer_doubling_chunks_of_back_to_back_calls():
+    chunks = []
+
+    class MillisecondTimer:
+        def time_calls(self, fn, count, between=None, block=1):
+            chunks.append(count)
+            return [1e-3] * count
+
+    plan = SamplingPlan(warmup_s=0.0065, min_warmup=3, min_samples=5, max_samples=100, max_time_s=0.01)
+    sample(lambda: None, MillisecondTimer(), plan)
+    assert chunks == [1, 2, 4, 10]
+
+
 @pytest.mark.parametrize("estimate, count", [(1.0, 10), (1e-9, 1000), (0.01, 50)])
 def test_sample_count_is_bounded(estimate, count):
     assert SamplingPlan(min_samples=10, max_samples=1000, max_time_s=0.5).sample_count(estimate) == count

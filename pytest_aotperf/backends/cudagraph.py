@@ -1,8 +1,8 @@
-"""`cudagraph`: Inductor without its own CUDA graphs, then one CUDA graph per batch size, replayed.
+"""`cudagraph`: Inductor without its own CUDA graphs, then CUDA graphs per batch size, replayed.
 
 Compiling runs torch.compile (cold, timed, one Inductor graph per batch size), warms each batch size
-up on a side stream and captures one `torch.cuda.CUDAGraph` per batch size, largest first, into
-one shared memory pool, with static input and output buffers.
+up on a side stream and captures `torch.cuda.CUDAGraph`s per batch size, largest first, one in
+each graph set (below), with static input and output buffers.
 
 Calls route on the batch size (dimension 0 of the inputs):
 
@@ -15,17 +15,31 @@ Calls route on the batch size (dimension 0 of the inputs):
 
 Padded and ungraphed calls are counted in the live statistics.
 
-Outputs: by default each call returns fresh tensors (a clone of the static output), so a caller
-may keep results across calls. With `return_views=True` a call returns views of the graph's static
-output buffers, which the next call that replays the same graph overwrites; that saves one copy.
+Outputs: a call returns tensors the caller may keep, without a copy where none is needed. Each
+batch size has a graph in each of LENDING_SETS + 1 graph sets. A set is one memory pool:
+replaying any of its graphs may overwrite the outputs of all of them, and of no other set. A call
+replays a lending set none of whose outputs the caller still holds (read from the output
+storages' reference counts) and returns views of that graph's outputs; when the caller holds
+outputs of every lending set, it replays the copying set and returns clones (counted as
+`copied_outputs`). With `return_views=True` there is one set, and calls always return views of
+its outputs, which the next call may overwrite.
+
+cuBLAS workspaces: the graphs use workspaces allocated during their own capture, in their own
+pools. torch caches one workspace per stream and frees them all when anyone calls
+`torch._C._cuda_clearCublasWorkspaces()` (torch.compile's reduce-overhead does on every
+recording), or frees a stream's when a graph captured on it is destroyed (pytorch/pytorch#193402):
+a graph that embedded a cached workspace would then read and write freed memory. The captures
+clear the cache before (so cuBLAS allocates into the graph pool) and after (so no cache entry
+points into it), as torch's own CUDA graph trees do.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import time
-import weakref
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .base import Backend, BackendUnsupported, CompiledModel, CompileStats, StatMetric
 from .inductor import compile_for_batch_sizes
@@ -36,9 +50,14 @@ DEFAULT_BATCH_SIZES = (1, 2, 4, 8)
 NO_CUDA_REASON = "CUDA graphs need a CUDA device; torch.cuda.is_available() is False"
 MODES_WITHOUT_CUDAGRAPHS = (None, "default", "max-autotune-no-cudagraphs")
 WARMUP_CALLS = 3
-STREAMS_PER_POOL = 32
-"""torch hands out streams of one priority round-robin from a pool of this many."""
 """Calls per batch size on the side stream before its capture (lazy initialisation stays out of it)."""
+LENDING_SETS = 2
+"""Graph sets whose outputs calls return as views. With two, a caller that still holds the last
+result while it makes the next call (`out = model(x)` in a loop) never waits for a copy."""
+LENT, COPIED, VIEWS = "lent", "copied", "views"
+"""How a graph set returns outputs: views while the caller holds none; always clones; always views."""
+OUTPUTS_LENT_OR_COPIED = "views while the caller holds none of a lending set's outputs, else copies (safe to keep)"
+OUTPUTS_VIEWS = "views of static buffers (the next call may overwrite them)"
 HOST_SYNC_HINT = (
     "the forward pass synchronises with the host during capture (.item(), .tolist(), "
     ".cpu(), printing a tensor, or control flow on a tensor's value such as `if x.sum() > 0`)"
@@ -75,20 +94,36 @@ def _constant(value: Any) -> Callable[[], Any]:
 
 
 class _Replay:
-    """One route of the call table: the graph, the input buffers to fill and how to return outputs."""
+    """One graph set's way to serve a route: the graph, the input buffers to fill, how to return outputs."""
 
-    __slots__ = ("graph", "inputs", "shapes", "output", "padded", "calls")
+    __slots__ = ("launch", "inputs", "copy_in", "shapes", "output", "padded", "copies", "free", "lend", "calls")
 
-    def __init__(self, graph: Any, inputs: Tuple[Any, ...], output: Callable[[], Any], padded: bool) -> None:
-        self.graph = graph
+    def __init__(
+        self,
+        graph: Any,
+        inputs: Tuple[Any, ...],
+        output: Callable[[], Any],
+        padded: bool,
+        copies: bool,
+        free: Callable[[], bool],
+        lend: Callable[[], None],
+    ) -> None:
+        self.launch = graph.replay
         self.inputs = inputs
+        self.copy_in = inputs[0].copy_
+        """Fills the first input buffer (the only one, mostly): bound once, as is `launch`."""
         self.shapes = tuple(buffer.shape for buffer in inputs)
         self.output = output
         self.padded = padded
+        self.copies = copies
+        self.free = free
+        """Whether this set may replay now (outputs the caller holds would be overwritten)."""
+        self.lend = lend
+        """Notes that the call's outputs are lent out (they are views of this graph's static outputs)."""
         self.calls = 0
 
 
-class _Captured:
+class CapturedGraph:
     """One batch size's graph with its static input and output buffers."""
 
     def __init__(self, batch_size: int, graph: Any, inputs: Tuple[Any, ...], output: Any) -> None:
@@ -110,64 +145,116 @@ class _Captured:
             if isinstance(leaf, torch.Tensor)
         )
 
-    def replay_for(self, rows: int, return_views: bool) -> _Replay:
-        """The route for calls of `rows` rows (this batch size, or fewer rows padded up to it)."""
+
+class GraphSet:
+    """One graph per batch size in one memory pool, returning outputs as `mode` says (LENT, COPIED, VIEWS).
+
+    A LENT set lends only while free: while the caller holds no tensor over the outputs of the
+    graph it lent last. Those are the only outputs of the set the caller can hold, since the set
+    lends again only once they are released.
+    """
+
+    def __init__(self, mode: str) -> None:
+        import torch
+
+        self.mode = mode
+        self.captured: Dict[int, CapturedGraph] = {}
+        self._owned: Dict[int, List[Tuple[int, int]]] = {}
+        """Per batch size: each output storage of its graph, with its reference count without the caller."""
+        self._lent: List[Tuple[int, int]] = []
+        self._use_count: Callable[[int], int] = torch._C._storage_Use_Count
+
+    def replay_for(self, size: int, rows: int) -> _Replay:
+        """The route for calls of `rows` rows: this set's graph of `size` (padded up when rows < size)."""
         import torch
         from torch.utils._pytree import tree_unflatten
 
-        padded = rows != self.batch_size
-        inputs = tuple(buffer[:rows] if padded else buffer for buffer in self.inputs)
-        views = [leaf[:rows] if padded and isinstance(leaf, torch.Tensor) else leaf for leaf in self.leaves]
-        spec = self.spec
+        captured = self.captured[size]
+        padded = rows != size
+        inputs = tuple(buffer[:rows] if padded else buffer for buffer in captured.inputs)
+        views = [leaf[:rows] if padded and isinstance(leaf, torch.Tensor) else leaf for leaf in captured.leaves]
+        spec = captured.spec
+        if self.mode == VIEWS:
+            output = _constant(views[0]) if spec.is_leaf() else functools.partial(tree_unflatten, views, spec)
+            return _Replay(captured.graph, inputs, output, padded, False, _constant(True), _constant(None))
+        # Lent outputs are fresh tensors over the static storage: holding one shows in the storage's count
+        fresh = "clone" if self.mode == COPIED else "detach"
         if spec.is_leaf() and isinstance(views[0], torch.Tensor):
-            output = _constant(views[0]) if return_views else views[0].clone
-        elif return_views:
-
-            def output() -> Any:
-                return tree_unflatten(list(views), spec)
+            output = getattr(views[0], fresh)
         else:
 
             def output() -> Any:
-                return tree_unflatten([v.clone() if isinstance(v, torch.Tensor) else v for v in views], spec)
+                return tree_unflatten([getattr(v, fresh)() if isinstance(v, torch.Tensor) else v for v in views], spec)
 
-        return _Replay(self.graph, inputs, output, padded)
+        if self.mode == COPIED:
+            return _Replay(captured.graph, inputs, output, padded, True, _constant(True), _constant(None))
+        lend = functools.partial(setattr, self, "_lent", self._owned.setdefault(size, []))
+        return _Replay(captured.graph, inputs, output, padded, False, self.free, lend)
+
+    def watch(self) -> None:
+        """Note each output storage's reference count, once the routes' own views of it exist."""
+        import torch
+
+        for size, owned in self._owned.items():
+            storages = {leaf.untyped_storage()._cdata for leaf in self.captured[size].leaves if torch.is_tensor(leaf)}
+            owned[:] = [(storage, self._use_count(storage)) for storage in storages]
+
+    def free(self) -> bool:
+        """Whether the caller has let go of every output this set lent (it may replay without harm)."""
+        use_count = self._use_count
+        for storage, own in self._lent:
+            if use_count(storage) > own:
+                return False
+        return True
 
 
-class CudaGraphRunner:
-    """Replays the captured graphs; runs the compiled module for what no graph serves."""
+class CudaGraphModel(CompiledModel):
+    """The compiled model: replays the captured graphs, runs the compiled module for what no graph serves.
+
+    `compiled` is the torch.compile'd module the graphs were captured from.
+    """
 
     def __init__(
         self,
         compiled: Any,
-        captured: Sequence[_Captured],
-        return_views: bool,
-        stats: Callable[["CudaGraphRunner"], CompileStats],
+        sets: Sequence[GraphSet],
+        describe: Callable[["CudaGraphModel"], CompileStats],
+        *,
+        module: Any = None,
         keep_alive: Sequence[Any] = (),
     ) -> None:
-        self.compiled = compiled
-        self._captured = tuple(captured)
         self._keep_alive = tuple(keep_alive)
-        by_size = {c.batch_size: c for c in captured}
-        self._routes: Dict[int, _Replay] = {}
+        by_size = sets[0].captured if sets else {}
+        self._routes: Dict[Any, Tuple[_Replay, ...]] = {}
+        """Per shape of input 0 a graph serves: each set's way to serve it."""
         for rows, size in batch_routes(list(by_size)).items():
             if rows == size or by_size[size].can_pad():
-                self._routes[rows] = by_size[size].replay_for(rows, return_views)
-        self._arity = len(captured[0].inputs) if captured else None
-        self._stats = stats
+                replays = tuple(graph_set.replay_for(size, rows) for graph_set in sets)
+                self._routes[replays[0].shapes[0]] = replays
+        for graph_set in sets:
+            graph_set.watch()
+        self._arity = len(next(iter(by_size.values())).inputs) if by_size else None
+        self._describe = describe
         self.ungraphed_calls = 0
+        super().__init__(compiled, describe(self), module=module)
 
     def __call__(self, *inputs: Any) -> Any:
-        if len(inputs) != self._arity:
+        replays = self._routes.get(inputs[0].shape) if len(inputs) == self._arity else None
+        if replays is None:
             return self._run_ungraphed(inputs)
-        replay = self._routes.get(inputs[0].shape[0])
-        if replay is None:
-            return self._run_ungraphed(inputs)
-        for buffer, shape, value in zip(replay.inputs, replay.shapes, inputs):
-            if value.shape != shape:
-                return self._run_ungraphed(inputs)
-            buffer.copy_(value)
-        replay.graph.replay()
+        for replay in replays:  # the last set is always free
+            if replay.free():
+                break
+        if len(inputs) == 1:  # the usual case, kept short: each step costs on launch-bound models
+            replay.copy_in(inputs[0])
+        elif any(value.shape != shape for value, shape in zip(inputs[1:], replay.shapes[1:])):
+            return self._run_ungraphed(inputs)  # input 0's shape chose the route, another's does not fit
+        else:
+            for buffer, value in zip(replay.inputs, inputs):
+                buffer.copy_(value)
+        replay.launch()
         replay.calls += 1
+        replay.lend()
         return replay.output()
 
     def _run_ungraphed(self, inputs: Tuple[Any, ...]) -> Any:
@@ -175,31 +262,36 @@ class CudaGraphRunner:
 
         self.ungraphed_calls += 1
         with torch.no_grad():
-            return self.compiled(*inputs)
+            return self._call(*inputs)
+
+    @property
+    def compiled(self) -> Any:
+        return self._call
+
+    @property
+    def stats(self) -> CompileStats:
+        return self._describe(self)
+
+    def _calls(self, counted: Callable[[_Replay], bool]) -> int:
+        return sum(r.calls for replays in self._routes.values() for r in replays if counted(r))
 
     @property
     def replays(self) -> int:
-        return sum(r.calls for r in self._routes.values())
+        return self._calls(lambda replay: True)
 
     @property
     def padded_calls(self) -> int:
-        return sum(r.calls for r in self._routes.values() if r.padded)
+        return self._calls(lambda replay: replay.padded)
+
+    @property
+    def copied_outputs(self) -> int:
+        """Calls served by the copying set because the caller held outputs of every lending set."""
+        return self._calls(lambda replay: replay.copies)
 
     @property
     def served_sizes(self) -> Tuple[int, ...]:
         """Batch sizes that replay a graph (captured, or padded up to a captured one)."""
-        return tuple(sorted(self._routes))
-
-    def stats(self) -> CompileStats:
-        return self._stats(self)
-
-
-class CudaGraphModel(CompiledModel):
-    """The compiled model; `compiled` is the torch.compile'd module the graphs were captured from."""
-
-    @property
-    def compiled(self) -> Any:
-        return self._call.compiled
+        return tuple(sorted(shape[0] for shape in self._routes))
 
 
 def _check_batch_sizes(batch_sizes: Optional[Sequence[int]]) -> Tuple[int, ...]:
@@ -290,7 +382,7 @@ def _end_failed_capture(stream: Any) -> Any:
     default generator flagged as capturing: every later random op would fail ("Offset increment
     outside graph capture"). A successful capture of one small op runs that epilogue. The graph
     lives as long as the model's other graphs: destroying a graph frees its capture stream's
-    cuBLAS workspace, which the graphs captured before it on that stream use.
+    cached cuBLAS workspace, which the model's later captures would otherwise share.
     """
     import torch
 
@@ -301,16 +393,61 @@ def _end_failed_capture(stream: Any) -> Any:
     return graph
 
 
+def _capture_sets(
+    compiled: Any,
+    sets: Sequence[GraphSet],
+    static_inputs: Dict[Tuple[int, int], Tuple[Any, ...]],
+    sizes: Sequence[int],
+    stream: Any,
+    module_name: str,
+    fallback: bool,
+    failed: Dict[int, str],
+) -> List[Any]:
+    """Capture each size's graph in every set (one pool each); returns graphs to keep alive with the model.
+
+    A size whose capture fails in any set raises CaptureError, or with `fallback` is recorded in
+    `failed` and served by no set.
+    """
+    import torch
+
+    keep_alive: List[Any] = []
+    pools = [torch.cuda.graph_pool_handle() for _ in sets]
+    for size in sizes:
+        graphs: List[Tuple[Any, Any]] = []
+        try:
+            for index in range(len(sets)):
+                graphs.append(_capture_one(compiled, static_inputs[index, size], pools[index], stream))
+        except Exception as error:  # raised as CaptureError, or recorded when fallback=True
+            keep_alive.extend(graph for graph, _ in graphs)
+            keep_alive.append(_end_failed_capture(stream))
+            reason = _capture_failure_reason(error)
+            if not fallback:
+                raise CaptureError(module_name, size, reason) from error
+            failed[size] = reason
+            # torch keeps a failed capture's pool referenced; later graphs get a pool of their own
+            pools[len(graphs)] = torch.cuda.graph_pool_handle()
+            continue
+        for index, (graph_set, (graph, output)) in enumerate(zip(sets, graphs)):
+            graph_set.captured[size] = CapturedGraph(size, graph, static_inputs[index, size], output)
+    return keep_alive
+
+
+@contextlib.contextmanager
+def _workspaces_in_graph_pools() -> Iterator[None]:
+    """cuBLAS workspaces first used inside the block are allocated in its graphs' pools (module docstring)."""
+    import torch
+
+    torch._C._cuda_clearCublasWorkspaces()
+    try:
+        yield
+    finally:
+        torch._C._cuda_clearCublasWorkspaces()
+
+
 class CudaGraphBackend(Backend):
     """Inductor, then manual CUDA graph capture per batch size (see the module docstring)."""
 
     name = NAME
-
-    def __init__(self) -> None:
-        self._streams: List[Any] = []
-        """Capture streams made so far, reused once their models are gone (each holds a cuBLAS workspace)."""
-        self._live_streams: Dict[int, int] = {}
-        """Capture streams of the live compiled models, with how many models use each."""
 
     def default_batch_sizes(self, example_inputs: Sequence[Any]) -> Tuple[int, ...]:
         return DEFAULT_BATCH_SIZES
@@ -407,71 +544,39 @@ class CudaGraphBackend(Backend):
         if reason is not None:
             raise BackendUnsupported(reason)
 
-    def _capture_stream(self) -> Tuple[Any, bool]:
-        """A high-priority stream that no live model of this backend captured on, and whether shared.
-
-        torch frees a stream's cuBLAS workspace whenever a graph captured on that stream is
-        destroyed (CUDAGraph.reset), although other live graphs captured on it still use it
-        (pytorch/pytorch#193402). So each model captures on a stream of its own, from the
-        high-priority pool, which default-priority users (reduce-overhead, most code) do not draw from.
-        """
-        import torch
-
-        free = [s for s in self._streams if s.cuda_stream not in self._live_streams]
-        if free:
-            return free[0], False
-        if len(self._streams) < STREAMS_PER_POOL:
-            self._streams.append(torch.cuda.Stream(priority=-1))
-            return self._streams[-1], False
-        return self._streams[0], True
-
-    def _stream_released(self, handle: int) -> None:
-        self._live_streams[handle] -= 1
-        if not self._live_streams[handle]:
-            del self._live_streams[handle]
-
     def _capture(
         self, compiled, module, example_inputs, sizes, compile_metrics, details, *, fallback, return_views, failed
     ) -> CudaGraphModel:
         import torch
 
-        stream, stream_shared = self._capture_stream()
-        keep_alive = []
-        module_name = type(module).__name__
+        stream = torch.cuda.Stream()
+        sets = [GraphSet(mode) for mode in ((VIEWS,) if return_views else (LENT,) * LENDING_SETS + (COPIED,))]
         to_capture = [size for size in sorted(sizes, reverse=True) if size not in failed]
         start = time.perf_counter()
-        static_inputs = {size: resize_batch(example_inputs, size) for size in to_capture}
+        static_inputs = {
+            (index, size): resize_batch(example_inputs, size) for index in range(len(sets)) for size in to_capture
+        }
         stream.wait_stream(torch.cuda.current_stream())
         with torch.no_grad(), torch.cuda.stream(stream):
             for size in to_capture:
                 for _ in range(WARMUP_CALLS):
-                    compiled(*static_inputs[size])
+                    compiled(*static_inputs[0, size])
         torch.cuda.synchronize()
-        torch.cuda.empty_cache()
-        reserved_before = torch.cuda.memory_reserved()
-        allocated_before = torch.cuda.memory_allocated()
-        pool = torch.cuda.graph_pool_handle()
-        captured: List[_Captured] = []
-        for size in to_capture:
-            try:
-                graph, output = _capture_one(compiled, static_inputs[size], pool, stream)
-            except Exception as error:  # raised as CaptureError, or recorded when fallback=True
-                keep_alive.append(_end_failed_capture(stream))
-                reason = _capture_failure_reason(error)
-                if not fallback:
-                    raise CaptureError(module_name, size, reason) from error
-                failed[size] = reason
-                # torch keeps a failed capture's pool referenced; later graphs get a pool of their own
-                pool = torch.cuda.graph_pool_handle()
-                continue
-            captured.append(_Captured(size, graph, static_inputs[size], output))
+        with _workspaces_in_graph_pools():
+            torch.cuda.empty_cache()  # after the workspaces were freed: the pools' growth is what follows
+            reserved_before = torch.cuda.memory_reserved()
+            allocated_before = torch.cuda.memory_allocated()
+            keep_alive = _capture_sets(
+                compiled, sets, static_inputs, to_capture, stream, type(module).__name__, fallback, failed
+            )
         torch.cuda.synchronize()
         capture_s = time.perf_counter() - start
         pool_bytes = torch.cuda.memory_reserved() - reserved_before
         pool_allocated = torch.cuda.memory_allocated() - allocated_before
+        captured_sizes = sorted(sets[0].captured)
         fixed_metrics = compile_metrics + (
             StatMetric("capture_s", capture_s, "s", kind="duration"),
-            StatMetric("graphs_captured", len(captured), "count", better="higher"),
+            StatMetric("graphs_captured", len(captured_sizes) * len(sets), "count", better="higher"),
             StatMetric("capture_fallbacks", len(failed), "count"),
             StatMetric("graph_pool_bytes", pool_bytes, "B", kind="memory"),
         )
@@ -479,30 +584,24 @@ class CudaGraphBackend(Backend):
             "backend": NAME,
             **details,
             "batch_sizes": list(sizes),
-            "captured": sorted(c.batch_size for c in captured),
+            "captured": captured_sizes,
             "fallback": dict(sorted(failed.items())),
-            "outputs": "views of static buffers" if return_views else "fresh tensors (cloned)",
+            "outputs": OUTPUTS_VIEWS if return_views else OUTPUTS_LENT_OR_COPIED,
+            "graph_sets": [graph_set.mode for graph_set in sets],
             "graph_pool_allocated_bytes": pool_allocated,
             "warmup_calls": WARMUP_CALLS,
-            "capture_stream": (
-                f"shared with another live model: more than {STREAMS_PER_POOL} live models (see pytorch/pytorch#193402)"
-                if stream_shared
-                else "its own"
-            ),
         }
 
-        def live_stats(runner: CudaGraphRunner) -> CompileStats:
+        def describe(model: CudaGraphModel) -> CompileStats:
             return CompileStats(
                 metrics=fixed_metrics
                 + (
-                    StatMetric("replays", runner.replays, "count", better="higher"),
-                    StatMetric("padded_calls", runner.padded_calls, "count"),
-                    StatMetric("ungraphed_calls", runner.ungraphed_calls, "count"),
+                    StatMetric("replays", model.replays, "count", better="higher"),
+                    StatMetric("padded_calls", model.padded_calls, "count"),
+                    StatMetric("copied_outputs", model.copied_outputs, "count"),
+                    StatMetric("ungraphed_calls", model.ungraphed_calls, "count"),
                 ),
-                details={**fixed_details, "served_sizes": list(runner.served_sizes)},
+                details={**fixed_details, "served_sizes": list(model.served_sizes)},
             )
 
-        runner = CudaGraphRunner(compiled, captured, return_views, live_stats, keep_alive)
-        self._live_streams[stream.cuda_stream] = self._live_streams.get(stream.cuda_stream, 0) + 1
-        weakref.finalize(runner, self._stream_released, stream.cuda_stream)
-        return CudaGraphModel(runner, runner.stats(), module=module, live_stats=runner.stats)
+        return CudaGraphModel(compiled, sets, describe, module=module, keep_alive=keep_alive)

@@ -33,13 +33,35 @@ def memory_metric(
     )
 
 
-def _process_tree() -> List[int]:
+COMPILE_WORKERS = os.path.join("_inductor", "compile_worker")
+"""In the command line of Inductor's compile-worker pool: a pool that outlives the test that started it."""
+
+
+def process_tree() -> List[int]:
+    """This process and its descendants (an engine process, say), without Inductor's compile workers.
+
+    The workers (one per core, each a torch import) start with the first big compile and serve
+    every later one: counting them would charge whichever test happened to start them.
+    """
     try:
         import psutil
     except ImportError:
         return [os.getpid()]
-    me = psutil.Process()
-    return [me.pid] + [child.pid for child in me.children(recursive=True)]
+
+    def counted(child: "psutil.Process") -> bool:
+        try:
+            return not any(COMPILE_WORKERS in part for part in child.cmdline())
+        except psutil.Error:
+            return False  # ended (a zombie not yet reaped holds no memory either)
+
+    def tree(process: "psutil.Process") -> List[int]:
+        try:
+            children = [child for child in process.children() if counted(child)]
+        except psutil.Error:
+            children = []  # it ended meanwhile
+        return [process.pid] + [pid for child in children for pid in tree(child)]
+
+    return tree(psutil.Process())
 
 
 class MemoryMonitor:
@@ -57,7 +79,7 @@ class MemoryMonitor:
 
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-        for pid in _process_tree():
+        for pid in process_tree():
             _reset_peak_rss(pid)
         self.checkpoint()
 
@@ -100,7 +122,7 @@ def _nvml_used() -> Tuple[Optional[int], str, Optional[str]]:
         return None, "", device.reason
     import pynvml
 
-    tree = set(_process_tree())
+    tree = set(process_tree())
     processes = pynvml.nvmlDeviceGetComputeRunningProcesses(device.handle)
     ours = [p.usedGpuMemory for p in processes if p.pid in tree and p.usedGpuMemory is not None]
     if ours:
@@ -130,7 +152,7 @@ def _peak_rss(pid: int) -> Optional[int]:
 
 
 def _host_peak_rss() -> Metric:
-    peaks = [p for p in map(_peak_rss, _process_tree()) if p is not None]
+    peaks = [p for p in map(_peak_rss, process_tree()) if p is not None]
     if not peaks:
         import resource
 

@@ -123,13 +123,18 @@ def sample(
     """Warm `fn` up for `plan.warmup_s` (at least `min_warmup` calls), then time it.
 
     The warm-up keeps compilation, autotuning and allocator growth out of the samples and
-    gives the per-call estimate that sizes the sample count to the time budget.
+    gives the per-call estimate that sizes the sample count to the time budget. Its calls go
+    to the timer in chunks of 1, 2, 4, ...: a GPU then runs them back to back, as it runs the
+    samples, and reaches the clock and power state the samples see (a synchronisation after
+    every call would leave it idle between calls, cooler than while sampling).
     """
     warmup_times: List[float] = []
+    chunk = 1
     while len(warmup_times) < plan.min_warmup or sum(warmup_times) < plan.warmup_s:
-        warmup_times.extend(timer.time_calls(fn, 1, between))
+        warmup_times.extend(timer.time_calls(fn, chunk, between))
         if len(warmup_times) >= plan.max_samples:
             break
+        chunk *= 2
     estimate = sorted(warmup_times)[len(warmup_times) // 2]
     graphs_before = graph_count()
     if hasattr(timer, "block_for"):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from example_tests.models import MODELS
-from pytest_aotperf.backends.cudagraph import CaptureError
+from pytest_aotperf.backends.cudagraph import LENDING_SETS, OUTPUTS_LENT_OR_COPIED, OUTPUTS_VIEWS, CaptureError
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
@@ -90,15 +90,45 @@ def test_new_inputs_give_new_outputs_and_kept_results_stay_valid(built, variant)
     assert first.data_ptr() != second.data_ptr()
 
 
+@pytest.mark.parametrize("variant", ["encoder", "mlp-bf16"])
+def test_every_kept_result_stays_valid_across_batch_sizes_and_copies(built, variant):
+    model = built(variant)
+    copied_before = model.compiled.stats.value("copied_outputs")
+    calls = [model.make(batch) for batch in (4, 8, 3, 4, 1, 8)]
+    kept = [model.compiled(*inputs) for inputs in calls]
+    for inputs, out in zip(calls, kept):
+        assert_matches_eager(model, inputs, out)
+    assert model.compiled.stats.value("copied_outputs") > copied_before
+
+
+@pytest.mark.parametrize("variant", ["encoder", "mlp"])
+def test_graphs_stay_correct_when_torch_clears_its_cublas_workspaces(cudagraph_backend, variant):
+    """reduce-overhead clears every cached cuBLAS workspace when it records; our graphs own theirs."""
+    model = Built(cudagraph_backend, variant)
+    reduce_overhead = torch.compile(model.module, mode="reduce-overhead", dynamic=False)
+    with torch.no_grad(), torch._dynamo.config.patch(recompile_limit=64):
+        for _ in range(3):
+            reduce_overhead(*model.make(2))
+    torch._C._cuda_clearCublasWorkspaces()
+    gc.collect()
+    torch.cuda.empty_cache()
+    filler = [torch.full((1 << 20,), float("nan"), device="cuda") for _ in range(64)]
+    for batch in (8, 2, 3):
+        inputs = model.make(batch)
+        assert_matches_eager(model, inputs, model.compiled(*inputs))
+    del filler
+
+
 def test_compile_statistics_describe_the_capture(built):
     stats = built("mlp").compiled.stats
     assert stats.value("compile_s") > 0 and stats.value("capture_s") > 0
-    assert stats.value("graphs_captured") == len(CAPTURED)
+    assert stats.value("graphs_captured") == len(CAPTURED) * (LENDING_SETS + 1)
     assert stats.value("capture_fallbacks") == 0
     assert stats.value("graph_pool_bytes") > 0
     assert stats.details["captured"] == list(CAPTURED)
     assert stats.details["served_sizes"] == list(range(1, CAPTURED[-1] + 1))
-    assert stats.details["outputs"] == "fresh tensors (cloned)"
+    assert stats.details["outputs"] == OUTPUTS_LENT_OR_COPIED
+    assert stats.details["graph_sets"] == ["lent"] * LENDING_SETS + ["copied"]
 
 
 def test_batch_larger_than_every_graph_runs_ungraphed_and_is_counted(built):
@@ -122,7 +152,7 @@ def test_views_option_returns_the_static_output_which_the_next_replay_overwrites
     assert torch.equal(first, second) and not torch.equal(first, kept)
     with torch.no_grad():
         assert relative_error(second, module(*second_inputs)) <= RELATIVE_TOLERANCE[torch.float32]
-    assert compiled.stats.details["outputs"] == "views of static buffers"
+    assert compiled.stats.details["outputs"] == OUTPUTS_VIEWS
 
 
 def test_graph_pool_is_released_when_the_compiled_model_is_dropped(cudagraph_backend):
@@ -158,7 +188,7 @@ def test_graph_pool_is_released_when_the_compiled_model_is_dropped(cudagraph_bac
 
 
 def test_dropping_one_model_leaves_another_live_model_correct(cudagraph_backend):
-    """Graphs of each model keep their own capture stream, so freeing one frees nothing the other uses."""
+    """Each model's graphs use workspaces in their own pools, so freeing one frees nothing the other uses."""
     (first, make), (second, _) = MODELS["mlp"]("cuda"), MODELS["mlp"]("cuda")
     kept = cudagraph_backend.compile(second, make(2), [2])
     dropped = cudagraph_backend.compile(first, make(2), [2])
