@@ -66,8 +66,13 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def find_metric(recorder, name):
+    """The recorded metric called `name` once its cache-state suffix (_cold, _warm) is dropped."""
+    return next(m for m in recorder.metrics if without_cache_state(m.name) == name)
+
+
 def metric_value(recorder, name):
-    metric = next(m for m in recorder.metrics if without_cache_state(m.name) == name)
+    metric = find_metric(recorder, name)
     return metric.value if metric.available else metric.unavailable
 
 
@@ -95,9 +100,9 @@ def run_mode(args, device, mode, cache_root):
                 "gpu_peak_reserved",
             )
         }
-        result["builds"][build]["compile_cache"] = dict(
-            next(m for m in recorder.metrics if without_cache_state(m.name) == "engine_build_s").context
-        )["compile_cache"]
+        result["builds"][build]["compile_cache"] = dict(find_metric(recorder, "engine_build_s").context)[
+            "compile_cache"
+        ]
         if build == "cold":
             backend.close()
     result["effective_config"] = runner.effective_config

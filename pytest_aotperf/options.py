@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import pytest
 
@@ -175,6 +175,16 @@ class Settings:
     benchmark_json: Optional[Path] = None
     gate_benchmarks: bool = False
 
+    @property
+    def outputs(self) -> Dict[str, Optional[Path]]:
+        """The files a run writes besides baselines, by the label the terminal summary gives them."""
+        return {
+            "report": self.report,
+            "markdown report": self.report_md,
+            "pytest-benchmark JSON": self.benchmark_json,
+            "history": self.history,
+        }
+
     def default_tolerance(self, kind: str) -> float:
         return {"memory": self.memory_tolerance, "duration": self.duration_tolerance}.get(kind, self.tolerance)
 
@@ -183,7 +193,6 @@ def read_settings(config: pytest.Config) -> Settings:
     """Command line first, then the ini file, then the defaults; bad ini values are usage errors."""
     values = {option.ini: _value(config, option) for option in OPTIONS}
     root = Path(config.rootpath)
-    report = values["aot_report"]
     return Settings(
         backends=values["aot_backend"],
         baseline_dir=root / values["aot_baseline_dir"],
@@ -192,7 +201,7 @@ def read_settings(config: pytest.Config) -> Settings:
         tolerance=values["aot_tolerance"],
         memory_tolerance=values["aot_memory_tolerance"],
         duration_tolerance=values["aot_duration_tolerance"],
-        report=Path(report) if report else None,
+        report=_path(values["aot_report"]),
         strict=bool(values["aot_strict"]),
         fail_on_improvement=bool(values["aot_fail_on_improvement"]),
         machine=values["aot_machine"] or None,

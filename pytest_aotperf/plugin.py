@@ -102,8 +102,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     aot.close_backends()
     if aot.settings.update and exitstatus != pytest.ExitCode.INTERRUPTED:
         aot.write_baselines()
-    outputs = (aot.settings.report, aot.settings.report_md, aot.settings.benchmark_json, aot.settings.history)
-    if not any(outputs):
+    if not any(aot.settings.outputs.values()):
         return
     settings = {key: str(value) for key, value in vars(aot.settings).items()}
     report = report_json(aot.results, aot.environment, aot.machine, settings, aot.written)
@@ -134,20 +133,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section(f"aotperf (machine {aot.machine})")
     for line in render_table(table_rows(aot.results)) + unavailable_lines(aot.results):
         write(line)
-    others = [m for m in machines_with_baselines(aot.settings.baseline_dir) if m != aot.machine]
-    if aot.machine not in machines_with_baselines(aot.settings.baseline_dir) and not aot.written:
+    machines = machines_with_baselines(aot.settings.baseline_dir)
+    others = [m for m in machines if m != aot.machine]
+    if aot.machine not in machines and not aot.written:
         write(
             f"no baselines for machine {aot.machine!r} in {aot.settings.baseline_dir}; "
             f"machines with baselines: {', '.join(others) or 'none'}. Record them with `aotperf refresh`."
         )
     for path in aot.written:
         write(f"baseline written: {path}")
-    outputs = {
-        "report": aot.settings.report,
-        "markdown report": aot.settings.report_md,
-        "pytest-benchmark JSON": aot.settings.benchmark_json,
-        "history": aot.settings.history,
-    }
-    for label, path in outputs.items():
+    for label, path in aot.settings.outputs.items():
         if path:
             write(f"{label}: {path}")

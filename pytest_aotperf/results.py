@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Optional, Sequence, Tuple
+from typing import Any, Dict, Literal, Optional, Protocol, Sequence, Tuple
 
 Better = Literal["lower", "higher"]
 Kind = Literal["timing", "duration", "memory", "value"]
@@ -86,3 +86,32 @@ class Metric:
             flags=flags,
             context=context,
         )
+
+
+class Measured(Protocol):
+    """What a Metric and a stored baseline metric both hold."""
+
+    unit: str
+    better: str
+    kind: str
+    value: Optional[float]
+    samples: Tuple[float, ...]
+    summary: Optional[Summary]
+    unavailable: Optional[str]
+    flags: Tuple[str, ...]
+
+
+def measurement_json(measured: Measured) -> Dict[str, Any]:
+    """The JSON a Metric and a stored baseline metric share: unit, direction and kind, then either
+    why it is unavailable, or its value, statistics, samples and flags."""
+    data: Dict[str, Any] = {"unit": measured.unit, "better": measured.better, "kind": measured.kind}
+    if measured.unavailable is not None:
+        data["unavailable"] = measured.unavailable
+        return data
+    data["value"] = measured.value
+    if measured.summary is not None:
+        data["summary"] = vars(measured.summary).copy()
+        data["samples"] = list(measured.samples)
+    if measured.flags:
+        data["flags"] = list(measured.flags)
+    return data

@@ -50,7 +50,9 @@ class PerfTestResult:
 class AotPerfSession:
     """Backends, baselines and results of one pytest run."""
 
-    def __init__(self, settings: Settings, root: Path, prior_runs: Mapping[Tuple[str, str], Tuple[float, ...]]) -> None:
+    def __init__(
+        self, settings: Settings, root: Path, prior_runs: Mapping[str, Mapping[str, Tuple[float, ...]]]
+    ) -> None:
         self.settings = settings
         self.root = root
         self.results: List[PerfTestResult] = []
@@ -99,7 +101,6 @@ class AotPerfSession:
             failures += _verdict_failures(test, verdicts, settings)
         changes: Dict[str, str] = {}
         if settings.update:
-            prior = {name: runs for (nodeid, name), runs in self._prior_runs.items() if nodeid == test.nodeid}
             changes = self.store.refresh(
                 test.backend,
                 test.module,
@@ -109,7 +110,7 @@ class AotPerfSession:
                 config,
                 tolerance_of,
                 settings.force_update,
-                prior,
+                self._prior_runs.get(test.nodeid, {}),
             )
         result = PerfTestResult(test, metrics, verdicts, tuple(failures), changes, config)
         self.results.append(result)

@@ -62,7 +62,7 @@ def parse_quantity(text: Union[str, float, int], unit: str) -> float:
         scale = BYTE_UNITS.get(written)
         accepted = ", ".join(BYTE_UNITS)
     else:
-        scale = 1.0 if written in ("", unit) else None
+        scale = 1.0 if written == unit else None
         accepted = f"'{unit}' or no unit"
     if scale is None:
         raise QuantityError(

@@ -382,7 +382,8 @@ def _end_failed_capture(stream: Any) -> Any:
     default generator flagged as capturing: every later random op would fail ("Offset increment
     outside graph capture"). A successful capture of one small op runs that epilogue. The graph
     lives as long as the model's other graphs: destroying a graph frees its capture stream's
-    cached cuBLAS workspace, which the model's later captures would otherwise share.
+    cached cuBLAS workspace, which the model's earlier graphs use and its later captures could
+    then overwrite.
     """
     import torch
 

@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from ..measure.stats import summarize, thin
-from ..results import BETTER_VALUES, KIND_VALUES, Metric, Summary
+from ..measure.stats import thin
+from ..results import BETTER_VALUES, KIND_VALUES, Metric, Summary, measurement_json
 
 SIGNIFICANT_DIGITS = 6
 MAX_RUNS = 20
@@ -39,7 +39,7 @@ class StoredMetric:
     @classmethod
     def from_metric(cls, metric: Metric, runs: Tuple[float, ...] = ()) -> "StoredMetric":
         samples = tuple(rounded(s) for s in thin(metric.samples)) if metric.samples else ()
-        summary = _rounded_summary(summarize(metric.samples)) if metric.samples else None
+        summary = _rounded_summary(metric.summary) if metric.summary is not None else None
         value = rounded(metric.value) if metric.value is not None else None
         if value is not None and not runs:
             runs = (value,)
@@ -56,17 +56,9 @@ class StoredMetric:
         )
 
     def to_json(self) -> Dict[str, Any]:
-        data: Dict[str, Any] = {"unit": self.unit, "better": self.better, "kind": self.kind}
-        if self.unavailable is not None:
-            data["unavailable"] = self.unavailable
-            return data
-        data["value"] = self.value
-        if self.summary is not None:
-            data["summary"] = vars(self.summary).copy()
-            data["samples"] = list(self.samples)
-        data["runs"] = list(self.runs)
-        if self.flags:
-            data["flags"] = list(self.flags)
+        data = measurement_json(self)
+        if self.unavailable is None:
+            data["runs"] = list(self.runs)
         return data
 
     @classmethod

@@ -24,7 +24,6 @@ def record_reports(
     for test in last["tests"]:
         metrics = [metric_from_json(name, data) for name, data in test["metrics"].items()]
         tolerances = {name: verdict["tolerance"] for name, verdict in test["verdicts"].items()}
-        runs = {name: values for (nodeid, name), values in prior.items() if nodeid == test["nodeid"]}
         changes[(test["test"], test["backend"])] = store.refresh(
             test["backend"],
             test["module"],
@@ -34,6 +33,6 @@ def record_reports(
             test["config"],
             lambda metric: tolerances[metric.name],
             force,
-            runs,
+            prior.get(test["nodeid"], {}),
         )
     return store.write(), changes

@@ -75,10 +75,10 @@ def write_atomic(path: Path, text: str) -> bool:
     try:
         if path.read_text(encoding="utf-8") == text:
             return False
+        mode = path.stat().st_mode & 0o777
     except FileNotFoundError:
-        pass  # a new file: nothing to compare with
+        mode = NEW_FILE_MODE  # a new file: nothing to compare with
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else NEW_FILE_MODE
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(temporary, mode)

@@ -34,7 +34,7 @@ class BaselineStore:
     def entry(self, backend: str, module: str, test: str) -> Optional[BaselineEntry]:
         return self.entries(backend, module).get(test)
 
-    def stage(self, backend: str, module: str, test: str, entry: BaselineEntry) -> None:
+    def _stage(self, backend: str, module: str, test: str, entry: BaselineEntry) -> None:
         self._staged.setdefault((backend, module), {})[test] = entry
 
     def refresh(
@@ -53,7 +53,7 @@ class BaselineStore:
         entry = self.entry(backend, module, test)
         new_entry, changes = refreshed_entry(entry, metrics, environment, config, tolerance_of, force, prior_runs)
         if new_entry is not entry:
-            self.stage(backend, module, test, new_entry)
+            self._stage(backend, module, test, new_entry)
         return changes
 
     def write(self) -> List[Path]:

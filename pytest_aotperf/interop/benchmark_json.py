@@ -28,6 +28,7 @@ def benchmark_json(report: Mapping[str, Any]) -> Dict[str, Any]:
     environment = report["environment"]
     benchmarks = []
     for test in report["tests"]:
+        param = test["test"].partition("[")[2].rstrip("]") or None
         for name, metric in test["metrics"].items():
             if metric.get("unit") != "s" or metric.get("value") is None:
                 continue
@@ -35,7 +36,6 @@ def benchmark_json(report: Mapping[str, Any]) -> Dict[str, Any]:
             for sample in metric.get("samples") or (metric["value"],):
                 stats.update(sample)
             suffix = "" if name == DEFAULT_METRIC else f":{name}"
-            param = test["test"].partition("[")[2].rstrip("]") or None
             verdict = test["verdicts"].get(name, {})
             benchmarks.append(
                 {

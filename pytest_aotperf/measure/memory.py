@@ -122,15 +122,15 @@ def _nvml_used() -> Tuple[Optional[int], str, Optional[str]]:
         return None, "", device.reason
     import pynvml
 
-    tree = set(process_tree())
     processes = pynvml.nvmlDeviceGetComputeRunningProcesses(device.handle)
+    if not processes:
+        return 0, "nvml-process-tree", None
+    tree = set(process_tree())
     ours = [p.usedGpuMemory for p in processes if p.pid in tree and p.usedGpuMemory is not None]
     if ours:
         return sum(ours), "nvml-process-tree", None
-    if processes:
-        # A PID namespace (containers) hides our pids from NVML: fall back to the device total.
-        return pynvml.nvmlDeviceGetMemoryInfo(device.handle).used, "nvml-device", None
-    return 0, "nvml-process-tree", None
+    # A PID namespace (containers) hides our pids from NVML: fall back to the device total.
+    return pynvml.nvmlDeviceGetMemoryInfo(device.handle).used, "nvml-device", None
 
 
 def _reset_peak_rss(pid: int) -> None:

@@ -137,9 +137,6 @@ def sample(
         chunk *= 2
     estimate = sorted(warmup_times)[len(warmup_times) // 2]
     graphs_before = graph_count()
-    if hasattr(timer, "block_for"):
-        block = timer.block_for(estimate)
-        samples = timer.time_calls(fn, plan.sample_count(estimate * block), between, block)
-    else:
-        samples = timer.time_calls(fn, plan.sample_count(estimate), between)
+    block = timer.block_for(estimate) if hasattr(timer, "block_for") else 1
+    samples = timer.time_calls(fn, plan.sample_count(estimate * block), between, block)
     return Sampled(samples, graph_count() - graphs_before)

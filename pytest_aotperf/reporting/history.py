@@ -14,8 +14,9 @@ from html import escape
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ..compare import REGRESSED
 from ..units import format_quantity
-from .html import line_plot, page, status_color
+from .html import line_plot, page, status_color, tolerance_band
 
 DEFAULT_WINDOW = 10
 """How many of the latest runs the drift detection looks at."""
@@ -187,16 +188,11 @@ def history_html(series: Mapping[Tuple[str, str], Sequence[Point]], metric: str,
     parts = []
     for (test, backend), points in series.items():
         last = points[-1]
-        band = (
-            (last.baseline * (1 - last.tolerance), last.baseline * (1 + last.tolerance))
-            if last.baseline is not None
-            else None
-        )
         drift = series_drift(points, window)
-        note = f"<p style='color:{status_color('regressed')}'><b>{escape(drift.describe())}</b></p>" if drift else ""
+        note = f"<p style='color:{status_color(REGRESSED)}'><b>{escape(drift.describe())}</b></p>" if drift else ""
         labels = [(f"{p.time[:10]} {(p.commit or '')[:7]}".strip(), p.value) for p in points]
         parts.append(
             f"<h2>{escape(test)} <span class='meta'>({escape(backend)})</span></h2>{note}"
-            + line_plot(labels, last.unit, band)
+            + line_plot(labels, last.unit, tolerance_band(last.baseline, last.tolerance))
         )
     return page(f"aotperf history: {metric}", "".join(parts) or "<p>No runs recorded this metric.</p>")

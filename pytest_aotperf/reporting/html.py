@@ -13,7 +13,8 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 from ..baselines.storage import write_atomic
 from ..compare import IMPROVED, NEW, REGRESSED
 from ..units import format_quantity
-from .markdown import HEADER, Row, headline, report_rows, unavailable_reasons
+from .markdown import Row, headline, report_rows, unavailable_reasons
+from .terminal import TABLE_HEADER
 
 STATUS_COLORS = {REGRESSED: "#c62828", IMPROVED: "#2e7d32", NEW: "#6a1b9a"}
 NEUTRAL = "#0277bd"
@@ -73,7 +74,7 @@ def status_color(status: str) -> str:
 
 
 def _table(rows: Sequence[Row]) -> str:
-    head = "".join(f"<th>{name}</th>" for name in HEADER)
+    head = "".join(f"<th>{name}</th>" for name in TABLE_HEADER)
     body = "".join(
         f"<tr><td>{escape(r.test)}</td><td>{escape(r.backend)}</td><td>{escape(r.metric)}</td>"
         f"<td class='num'>{escape(r.baseline)}</td><td class='num'>{escape(r.current)}</td>"
@@ -99,6 +100,11 @@ def _card(row: Row) -> str:
     )
 
 
+def tolerance_band(baseline: Optional[float], tolerance: float) -> Optional[Tuple[float, float]]:
+    """The values within `tolerance` of `baseline`, or None without a baseline."""
+    return (baseline * (1 - tolerance), baseline * (1 + tolerance)) if baseline is not None else None
+
+
 def strip_plot(
     current: float,
     baseline: Optional[float],
@@ -110,7 +116,7 @@ def strip_plot(
     height: int = 74,
 ) -> str:
     """A horizontal axis with the tolerance band around the baseline, the samples and the current value."""
-    band = (baseline * (1 - tolerance), baseline * (1 + tolerance)) if baseline is not None else None
+    band = tolerance_band(baseline, tolerance)
     low, high = _padded_range([current, *_central(samples), *(band or ())])
     scale = _scale(low, high, 10, width - 10)
     axis_y = height - 22

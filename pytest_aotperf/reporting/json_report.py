@@ -9,24 +9,15 @@ from typing import Any, Dict, Iterable, Mapping, Sequence, Tuple
 from ..baselines.storage import write_atomic
 from ..compare import Verdict
 from ..measure.stats import summarize
-from ..results import Metric
+from ..results import Metric, measurement_json
 from ..session import PerfTestResult
 
 REPORT_SCHEMA = "pytest-aotperf/report/1"
 
 
 def metric_json(metric: Metric) -> Dict[str, Any]:
-    data: Dict[str, Any] = {"unit": metric.unit, "better": metric.better, "kind": metric.kind}
-    if not metric.available:
-        data["unavailable"] = metric.unavailable
-        return data
-    data["value"] = metric.value
-    if metric.summary is not None:
-        data["summary"] = vars(metric.summary).copy()
-        data["samples"] = list(metric.samples)
-    if metric.flags:
-        data["flags"] = list(metric.flags)
-    if metric.context:
+    data = measurement_json(metric)
+    if metric.available and metric.context:
         data["context"] = dict(metric.context)
     return data
 
@@ -101,13 +92,13 @@ def load_report(path: Path) -> Dict[str, Any]:
     return data
 
 
-def run_values(reports: Iterable[Mapping[str, Any]]) -> Dict[Tuple[str, str], Tuple[float, ...]]:
-    """Each (nodeid, metric)'s value in each report, in order: the runs of `aotperf refresh --runs N`."""
-    values: Dict[Tuple[str, str], Tuple[float, ...]] = {}
+def run_values(reports: Iterable[Mapping[str, Any]]) -> Dict[str, Dict[str, Tuple[float, ...]]]:
+    """Per test nodeid, each metric's value in each report, in order: the runs of `aotperf refresh --runs N`."""
+    values: Dict[str, Dict[str, Tuple[float, ...]]] = {}
     for report in reports:
         for test in report["tests"]:
+            runs = values.setdefault(test["nodeid"], {})
             for name, metric in test["metrics"].items():
                 if metric.get("value") is not None:
-                    key = (test["nodeid"], name)
-                    values[key] = values.get(key, ()) + (float(metric["value"]),)
+                    runs[name] = runs.get(name, ()) + (float(metric["value"]),)
     return values

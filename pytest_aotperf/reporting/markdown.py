@@ -9,9 +9,9 @@ from typing import Any, List, Mapping, Optional, Sequence
 from ..baselines.storage import write_atomic
 from ..compare import IMPROVED, NEW, REGRESSED, UNAVAILABLE, UNCHANGED
 from ..units import format_quantity
+from .terminal import TABLE_HEADER, change_text, verdict_label
 
 STATUS_ORDER = (REGRESSED, IMPROVED, NEW, UNCHANGED)
-HEADER = ("test", "backend", "metric", "baseline", "current", "change", "verdict")
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,7 @@ class Row:
 
     @property
     def verdict_text(self) -> str:
-        flags = self.verdict.get("flags") or ()
-        return self.status + (f" ({', '.join(flags)})" if flags else "")
+        return verdict_label(self.status, self.verdict.get("flags") or ())
 
 
 def report_rows(report: Mapping[str, Any]) -> List[Row]:
@@ -44,7 +43,6 @@ def report_rows(report: Mapping[str, Any]) -> List[Row]:
                 continue
             unit = verdict.get("unit", "")
             baseline: Optional[float] = verdict.get("baseline")
-            change = verdict.get("change")
             rows.append(
                 Row(
                     test=test["test"],
@@ -53,7 +51,7 @@ def report_rows(report: Mapping[str, Any]) -> List[Row]:
                     status=verdict["status"],
                     baseline=format_quantity(baseline, unit) if baseline is not None else "-",
                     current=format_quantity(verdict["current"], unit),
-                    change=f"{change:+.1%}" if change is not None else "",
+                    change=change_text(verdict.get("change")),
                     tolerance=f"±{verdict['tolerance'] * 100:.3g}%",
                     verdict=verdict,
                     measured=test["metrics"].get(name, {}),
@@ -99,7 +97,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     if rows:
         lines += [f"<details><summary>All {len(rows)} measurements</summary>", ""]
         lines += _table(
-            HEADER, [(r.test, r.backend, r.metric, r.baseline, r.current, r.change, r.verdict_text) for r in rows]
+            TABLE_HEADER, [(r.test, r.backend, r.metric, r.baseline, r.current, r.change, r.verdict_text) for r in rows]
         )
         lines += ["", "</details>", ""]
     else:

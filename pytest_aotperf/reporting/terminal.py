@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..compare import Verdict
 from ..session import PerfTestResult
 from ..units import format_quantity
 
 TABLE_HEADER = ("test", "backend", "metric", "baseline", "current", "change", "verdict")
 
 
-def change_text(verdict: Verdict) -> str:
-    return f"{verdict.change:+.1%}" if verdict.change is not None else ""
+def change_text(change: Optional[float]) -> str:
+    return f"{change:+.1%}" if change is not None else ""
+
+
+def verdict_label(status: str, flags: Sequence[str]) -> str:
+    """The verdict with its measurement flags, as "regressed (throttled)"."""
+    return status + (f" ({', '.join(flags)})" if flags else "")
 
 
 def table_rows(results: Sequence[PerfTestResult]) -> List[Tuple[str, ...]]:
@@ -21,7 +25,6 @@ def table_rows(results: Sequence[PerfTestResult]) -> List[Tuple[str, ...]]:
         for verdict in result.verdicts:
             if verdict.current is None:
                 continue
-            status = verdict.status + (f" ({', '.join(verdict.flags)})" if verdict.flags else "")
             rows.append(
                 (
                     result.test.name,
@@ -29,8 +32,8 @@ def table_rows(results: Sequence[PerfTestResult]) -> List[Tuple[str, ...]]:
                     verdict.metric,
                     format_quantity(verdict.baseline, verdict.unit) if verdict.baseline is not None else "-",
                     format_quantity(verdict.current, verdict.unit) if verdict.current is not None else "unavailable",
-                    change_text(verdict),
-                    status,
+                    change_text(verdict.change),
+                    verdict_label(verdict.status, verdict.flags),
                 )
             )
     return rows
