@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import pytest
 
@@ -48,6 +48,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: List[pytest.Item]) -> None:
     aot = session_of(config)
+    _group_by_backend(items, aot.settings.backends)
     for item in items:
         item.stash[SPEC_KEY] = marker_spec(item)
         if is_gated(item) or any(name in getattr(item, "fixturenames", ()) for name in MEASURING_FIXTURES):
@@ -56,6 +57,19 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 aot.store.entries(test.backend, test.module)
             except BaselineError as error:
                 raise pytest.UsageError(f"aotperf: baseline file {error}") from None
+
+
+def _group_by_backend(items: List[pytest.Item], backends: Sequence[str]) -> None:
+    """Run each backend's tests together, in --aot-backend order, so each backend is built and released once.
+
+    pytest orders parametrized tests function by function (test_a[eager], test_a[inductor],
+    test_b[eager], ...); the tests of no backend keep their places.
+    """
+    order = {name: position for position, name in enumerate(backends)}
+    slots = [index for index, item in enumerate(items) if backend_name(item) != NO_BACKEND]
+    grouped = sorted((items[index] for index in slots), key=lambda item: order.get(backend_name(item), len(order)))
+    for index, item in zip(slots, grouped):
+        items[index] = item
 
 
 def pytest_report_header(config: pytest.Config) -> List[str]:
@@ -89,7 +103,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: Optional[pytest.Item]) -> None:
-    """Release a backend when the next test runs on another one (tests are grouped by backend)."""
+    """Release a backend when the next test runs on another one (tests are grouped by backend at collection)."""
     name = backend_name(item)
     if name != NO_BACKEND and (nextitem is None or backend_name(nextitem) != name):
         session_of(item.config).release_backend(name)

@@ -42,6 +42,31 @@ def test_tests_are_parametrized_per_backend(suite):
     )
 
 
+def test_tests_run_grouped_by_backend_so_each_backend_is_built_and_released_once(suite):
+    suite.makepyfile(
+        test_more="""
+def test_a(aot_backend):
+    pass
+
+def test_b(aot_backend):
+    pass
+""",
+        test_plain="def test_plain(): pass",
+    )
+    result = run(suite, "--aot-backend=eager,inductor", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(
+        [
+            "test_more.py::test_a?eager?",
+            "test_more.py::test_b?eager?",
+            "test_perf.py::test_op?eager?",
+            "test_more.py::test_a?inductor?",
+            "test_more.py::test_b?inductor?",
+            "test_perf.py::test_op?inductor?",
+            "test_plain.py::test_plain",
+        ]
+    )
+
+
 def test_a_backend_the_machine_cannot_run_is_skipped_with_the_reason(suite):
     pytest.importorskip("torch")
     import torch
