@@ -15,7 +15,7 @@ python -c "import importlib.metadata as md, sys; sys.exit(not any(e.name == 'aot
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.limit --format=csv
 for backend in ${backends//,/ }; do
     python -m pytest example_tests --aot-backend="$backend" -p no:cacheprovider -q -rs \
-        --aot-update-baselines --aot-report="$out/refresh-$backend.json" > "$out/refresh-$backend.log" 2>&1
+        --aot-refresh --aot-report="$out/refresh-$backend.json" > "$out/refresh-$backend.log" 2>&1
     echo "refresh $backend: exit $?"
 done
 for backend in ${backends//,/ }; do

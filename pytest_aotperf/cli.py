@@ -7,31 +7,35 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .baselines.record import record_reports
-from .baselines.refresh import KEPT
-from .baselines.storage import BaselineError, baseline_files, load_file, write_atomic
+from .atomic import write_atomic
+from .baselines.files import BaselineError, baseline_files, load_file
+from .baselines.from_reports import refresh_from_reports
 from .interop.benchmark_json import write_benchmark_json
 from .reporting.history import DEFAULT_WINDOW, history_html, history_lines, load_series
 from .reporting.html import write_html
-from .reporting.json_report import load_report
 from .reporting.markdown import render_markdown, write_markdown
-from .reporting.terminal import render_table
+from .reporting.rows import render_table
+from .results import KEPT, ReportError, RunReport, load_report
 from .units import format_quantity
 
 DEFAULT_HISTORY = "aotperf-history.sqlite"
 PYTEST_TEST_FAILURES = 1
 """pytest's exit code when tests failed: an earlier run of `refresh --runs` may have regressions."""
+USAGE_ERROR = 2
+
+Changes = Mapping[Tuple[str, str], Mapping[str, str]]
+"""Per (test, backend), what a refresh did to each metric."""
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aotperf", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     refresh = commands.add_parser(
         "refresh",
-        help="run the suite in refresh mode and print what changed",
-        description="Arguments after the options go to pytest.",
+        help="run the suite in refresh mode and print what changed; or refresh from reports taken elsewhere",
+        description="Arguments after the options go to pytest (not with --from-reports).",
     )
     refresh.add_argument(
         "--runs",
@@ -41,19 +45,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         help="record N runs, so verdicts account for run-to-run spread (default 1)",
     )
     refresh.add_argument("--force", action="store_true", help="rewrite every measured metric")
+    refresh.add_argument(
+        "--from-reports",
+        nargs="+",
+        type=Path,
+        metavar="REPORT",
+        help="write baselines from these reports (--aot-report) instead of running pytest; "
+        "several reports of one suite are recorded as several runs",
+    )
+    refresh.add_argument(
+        "--baseline-dir",
+        type=Path,
+        default=Path("baselines"),
+        metavar="DIR",
+        help="with --from-reports: where the baselines are (default: baselines)",
+    )
     show = commands.add_parser("show", help="a table of stored baselines")
     show.add_argument("directory", nargs="?", default="baselines", type=Path)
     compare = commands.add_parser("compare", help="two reports side by side, with ratios")
     compare.add_argument("first", type=Path)
     compare.add_argument("second", type=Path)
-    record = commands.add_parser(
-        "record",
-        help="write baselines from reports (--aot-report) taken elsewhere; "
-        "several reports of one suite are recorded as several runs",
-    )
-    record.add_argument("reports", nargs="+", type=Path, metavar="REPORT")
-    record.add_argument("--baseline-dir", type=Path, default=Path("baselines"), metavar="DIR")
-    record.add_argument("--force", action="store_true", help="rewrite every metric, changed or not")
     report = commands.add_parser(
         "report",
         help="render a JSON report (--aot-report) as HTML, Markdown or "
@@ -84,71 +95,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         help=f"runs the drift detection looks at (default {DEFAULT_WINDOW})",
     )
     history.add_argument("--html", type=Path, metavar="OUT", help="also write plots to this HTML page")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
     args, rest = parser.parse_known_args(argv)
-    if args.command != "refresh" and rest:
+    passes_to_pytest = args.command == "refresh" and not args.from_reports
+    if rest and not passes_to_pytest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    if args.command == "refresh":
-        if args.runs < 1:
-            parser.error("--runs must be at least 1")
-        return run_refresh(rest, args.runs, args.force)
-    if args.command == "show":
-        return show_baselines(args.directory)
-    if args.command == "record":
-        return record_baselines(args.reports, args.baseline_dir, args.force)
-    if args.command == "report":
-        return render_report(args.report, args.html, args.md, args.benchmark_json)
-    if args.command == "history":
-        return show_history(args.db, args.metric, args.test, args.machine, args.window, args.html)
-    return compare_reports(args.first, args.second)
-
-
-def record_baselines(paths: List[Path], root: Path, force: bool) -> int:
     try:
-        reports = [load_report(path) for path in paths]
-        written, changes = record_reports(reports, root, force)
-    except (ValueError, BaselineError) as error:
-        print(f"aotperf record: {error}", file=sys.stderr)
-        return 2
-    written_count, _ = print_changed(changes)
-    print(
-        f"aotperf record: {written_count} metric(s) written from {len(reports)} run(s); "
-        f"files written: {', '.join(map(str, written)) or 'none'}"
-    )
-    return 0
+        return COMMANDS[args.command](args, rest)
+    except (ReportError, BaselineError, FileNotFoundError) as error:
+        print(f"aotperf {args.command}: {error}", file=sys.stderr)
+        return USAGE_ERROR
 
 
-def render_report(path: Path, html: Optional[Path], md: Optional[Path], benchmark: Optional[Path]) -> int:
-    try:
-        report = load_report(path)
-    except ValueError as error:
-        print(f"aotperf report: {error}", file=sys.stderr)
-        return 2
-    if html:
-        write_html(html, report)
-    if md:
-        write_markdown(md, report)
-    if benchmark:
-        write_benchmark_json(benchmark, report)
-    if not (html or md or benchmark):
-        print(render_markdown(report))
-    return 0
-
-
-def show_history(
-    db: Path, metric: str, test: Optional[str], machine: Optional[str], window: int, html: Optional[Path]
-) -> int:
-    try:
-        series = load_series(db, metric, test, machine)
-    except FileNotFoundError as error:
-        print(f"aotperf history: {error}", file=sys.stderr)
-        return 2
-    if not series:
-        matching = f" for tests matching {test!r}" if test else ""
-        print(f"aotperf history: no runs in {db} recorded {metric!r}{matching}")
-    print("\n".join(history_lines(series, metric, window)))
-    if html:
-        write_atomic(html, history_html(series, metric, window))
-    return 0
+def refresh_command(args: argparse.Namespace, pytest_args: List[str]) -> int:
+    if args.runs < 1:
+        build_parser().error("--runs must be at least 1")
+    if args.from_reports:
+        reports = [load_report(path) for path in args.from_reports]
+        written, changes = refresh_from_reports(reports, args.baseline_dir, args.force)
+        print_refresh_summary(changes, [str(path) for path in written], f"from {len(reports)} run(s)")
+        return 0
+    return run_refresh(pytest_args, args.runs, args.force)
 
 
 def run_refresh(pytest_args: List[str], runs: int, force: bool) -> int:
@@ -156,19 +127,22 @@ def run_refresh(pytest_args: List[str], runs: int, force: bool) -> int:
     with tempfile.TemporaryDirectory(prefix="aotperf-refresh-") as scratch:
         earlier = []
         for index in range(runs - 1):
-            report = Path(scratch, f"run-{index + 1}.json")
-            code = _pytest([*pytest_args, f"--aot-report={report}"])
-            if code not in (0, PYTEST_TEST_FAILURES) or not report.exists():
+            path = Path(scratch, f"run-{index + 1}.json")
+            code = _pytest([*pytest_args, f"--aot-report={path}"])
+            if code not in (0, PYTEST_TEST_FAILURES) or not path.exists():
                 print(f"aotperf refresh: run {index + 1} of {runs} failed (pytest exit code {code}); nothing written")
                 return code or 1
-            earlier.append(str(report))
+            earlier.append(str(path))
         final = Path(scratch, "final.json")
-        extra = ["--aot-update-baselines", f"--aot-report={final}"]
-        extra += ["--aot-force-update"] if force else []
+        extra = ["--aot-refresh", f"--aot-report={final}"]
+        extra += ["--aot-force-refresh"] if force else []
         extra += [f"--aot-prior-runs={','.join(earlier)}"] if earlier else []
         code = _pytest([*pytest_args, *extra])
         if final.exists():
-            print_changes(load_report(final))
+            report = load_report(final)
+            changes = {(t.test.name, t.test.backend): t.baseline_changes for t in report.tests}
+            print()
+            print_refresh_summary(changes, report.baselines_written)
         return code
 
 
@@ -176,8 +150,8 @@ def _pytest(args: List[str]) -> int:
     return subprocess.call([sys.executable, "-m", "pytest", *args])
 
 
-def print_changed(changes: Mapping[Tuple[str, str], Mapping[str, str]]) -> Tuple[int, int]:
-    """A table of the metrics written, by (test, backend); returns (written, kept)."""
+def print_refresh_summary(changes: Changes, files: Sequence[str], source: str = "") -> None:
+    """A table of the metrics written, by (test, backend), then a count line naming the files written."""
     rows = [
         (test, backend, metric, change)
         for (test, backend), metrics in changes.items()
@@ -187,43 +161,48 @@ def print_changed(changes: Mapping[Tuple[str, str], Mapping[str, str]]) -> Tuple
     kept = sum(change == KEPT for metrics in changes.values() for change in metrics.values())
     if rows:
         print("\n".join(render_table(rows, ("test", "backend", "metric", "baseline"))))
-    return len(rows), kept
-
-
-def print_changes(report: Dict) -> None:
-    print()
-    written, kept = print_changed(
-        {(test["test"], test["backend"]): test["baseline_changes"] for test in report["tests"]}
-    )
+    source = f" {source}" if source else ""
     print(
-        f"aotperf refresh: {written} metric(s) written, {kept} kept unchanged; "
-        f"files written: {', '.join(report['baselines_written']) or 'none'}"
+        f"aotperf refresh: {len(rows)} metric(s) written{source}, {kept} kept unchanged; "
+        f"files written: {', '.join(files) or 'none'}"
     )
 
 
-def show_baselines(directory: Path) -> int:
+def report_command(args: argparse.Namespace, _: List[str]) -> int:
+    report = load_report(args.report)
+    if args.html:
+        write_html(args.html, report)
+    if args.md:
+        write_markdown(args.md, report)
+    if args.benchmark_json:
+        write_benchmark_json(args.benchmark_json, report.to_json())
+    if not (args.html or args.md or args.benchmark_json):
+        print(render_markdown(report))
+    return 0
+
+
+def history_command(args: argparse.Namespace, _: List[str]) -> int:
+    series = load_series(args.db, args.metric, args.test, args.machine)
+    if not series:
+        matching = f" for tests matching {args.test!r}" if args.test else ""
+        print(f"aotperf history: no runs in {args.db} recorded {args.metric!r}{matching}")
+    print("\n".join(history_lines(series, args.metric, args.window)))
+    if args.html:
+        write_atomic(args.html, history_html(series, args.metric, args.window))
+    return 0
+
+
+def show_command(args: argparse.Namespace, _: List[str]) -> int:
+    directory: Path = args.directory
     rows = []
     for path in baseline_files(directory):
-        try:
-            entries = load_file(path)
-        except BaselineError as error:
-            print(f"aotperf show: {error}", file=sys.stderr)
-            return 2
+        entries = load_file(path)
         machine, backend = path.relative_to(directory).parts[:2]
         for test, entry in sorted(entries.items()):
             for name, metric in sorted(entry.metrics.items()):
                 value = format_quantity(metric.value, metric.unit) if metric.value is not None else "unavailable"
-                rows.append(
-                    (
-                        machine,
-                        backend,
-                        test,
-                        name,
-                        value,
-                        str(metric.summary.n) if metric.summary else "",
-                        str(len(metric.runs) or ""),
-                    )
-                )
+                samples = str(metric.summary.n) if metric.summary else ""
+                rows.append((machine, backend, test, name, value, samples, str(len(metric.runs) or "")))
     if not rows:
         print(f"aotperf show: no baselines in {directory}")
         return 0
@@ -231,17 +210,13 @@ def show_baselines(directory: Path) -> int:
     return 0
 
 
-def compare_reports(first: Path, second: Path) -> int:
-    try:
-        a, b = load_report(first), load_report(second)
-    except ValueError as error:
-        print(f"aotperf compare: {error}", file=sys.stderr)
-        return 2
-    values_a, values_b = _values(a), _values(b)
+def compare_command(args: argparse.Namespace, _: List[str]) -> int:
+    first, second = load_report(args.first), load_report(args.second)
+    values_a, values_b = _values(first), _values(second)
     rows = []
     for key in sorted(set(values_a) | set(values_b)):
         (test, backend, metric), va, vb = key, values_a.get(key), values_b.get(key)
-        unit = (va or vb)[1]
+        unit = (va or vb or (0.0, ""))[1]
         ratio = f"{vb[0] / va[0]:.3f}x" if va and vb and va[0] else ""
         rows.append(
             (
@@ -253,18 +228,27 @@ def compare_reports(first: Path, second: Path) -> int:
                 ratio,
             )
         )
-    print("\n".join(render_table(rows, ("test", "backend", "metric", first.name, second.name, "ratio"))))
+    header = ("test", "backend", "metric", args.first.name, args.second.name, "ratio")
+    print("\n".join(render_table(rows, header)))
     return 0
 
 
-def _values(report: Dict) -> Dict[Tuple[str, str, str], Tuple[float, str]]:
+def _values(report: RunReport) -> Dict[Tuple[str, str, str], Tuple[float, str]]:
     return {
-        (test["test"], test["backend"], name): (metric["value"], metric["unit"])
-        for test in report["tests"]
-        for name, metric in test["metrics"].items()
-        if metric.get("value") is not None
+        (test.test.name, test.test.backend, metric.name): (metric.value, metric.unit)
+        for test in report.tests
+        for metric in test.metrics
+        if metric.value is not None
     }
 
+
+COMMANDS: Dict[str, Callable[[argparse.Namespace, List[str]], int]] = {
+    "refresh": refresh_command,
+    "show": show_command,
+    "compare": compare_command,
+    "report": report_command,
+    "history": history_command,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -74,14 +74,14 @@ OPTIONS = (
         "--aot-baseline-dir", "where baselines are stored (relative paths from the rootdir)", "baselines", metavar="DIR"
     ),
     Option(
-        "--aot-update-baselines",
+        "--aot-refresh",
         "refresh mode: measure and write baselines; regressions are reported, not failed",
         False,
         flag=True,
     ),
     Option(
-        "--aot-force-update",
-        "with --aot-update-baselines: rewrite every measured metric, changed or not",
+        "--aot-force-refresh",
+        "with --aot-refresh: rewrite every measured metric, changed or not",
         False,
         flag=True,
     ),
@@ -159,8 +159,8 @@ def add_options(parser: pytest.Parser) -> None:
 class Settings:
     backends: Tuple[str, ...]
     baseline_dir: Path
-    update: bool
-    force_update: bool
+    refresh: bool
+    force_refresh: bool
     tolerance: float
     memory_tolerance: float
     duration_tolerance: float
@@ -196,8 +196,8 @@ def read_settings(config: pytest.Config) -> Settings:
     return Settings(
         backends=values["aot_backend"],
         baseline_dir=root / values["aot_baseline_dir"],
-        update=bool(values["aot_update_baselines"]),
-        force_update=bool(values["aot_force_update"]),
+        refresh=bool(values["aot_refresh"]),
+        force_refresh=bool(values["aot_force_refresh"]),
         tolerance=values["aot_tolerance"],
         memory_tolerance=values["aot_memory_tolerance"],
         duration_tolerance=values["aot_duration_tolerance"],

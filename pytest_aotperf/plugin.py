@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Dict, List, Optional, Sequence
 
 import pytest
 
-from .baselines.storage import BaselineError, machines_with_baselines
+from .baselines.files import BaselineError, machines_with_baselines
 from .fixtures import aot_backend, aot_compile, aot_device, aot_llm, aot_perf, aot_timer, backend_name  # noqa: F401
 from .interop.benchmark_json import write_benchmark_json
 from .interop.gate import aot_benchmark, is_gated, keep_benchmark_stats  # noqa: F401
 from .marks import MARKER_HELP, marker_spec
 from .options import add_options, read_settings
 from .reporting.history import append_run
-from .reporting.json_report import load_report, report_json, run_values, write_report
 from .reporting.markdown import write_markdown
-from .reporting.terminal import render_table, table_rows, unavailable_lines
-from .session import NO_BACKEND, AotPerfSession, PerfTestId
+from .reporting.terminal import summary_lines
+from .results import PerfTestId, ReportError, load_report, run_values, write_report
+from .session import NO_BACKEND, AotPerfSession
 from .stash import COMPILED_KEY, RECORDER_KEY, SESSION_KEY, SPEC_KEY, session_of
 
 MEASURING_FIXTURES = ("aot_perf", "aot_compile", "aot_llm")
@@ -35,7 +36,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     settings = read_settings(config)
     try:
         prior = run_values(load_report(path) for path in settings.prior_runs)
-    except ValueError as error:
+    except ReportError as error:
         raise pytest.UsageError(f"--aot-prior-runs: {error}") from None
     config.stash[SESSION_KEY] = AotPerfSession(settings, config.rootpath, prior)
 
@@ -52,7 +53,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     for item in items:
         item.stash[SPEC_KEY] = marker_spec(item)
         if is_gated(item) or any(name in getattr(item, "fixturenames", ()) for name in MEASURING_FIXTURES):
-            test = PerfTestId.of(item, backend_name(item))
+            test = PerfTestId.of(item.nodeid, backend_name(item))
             try:
                 aot.store.entries(test.backend, test.module)
             except BaselineError as error:
@@ -76,25 +77,31 @@ def pytest_report_header(config: pytest.Config) -> List[str]:
     aot = config.stash.get(SESSION_KEY, None)
     if aot is None:
         return []
-    mode = "refresh (writing baselines)" if aot.settings.update else "check"
+    mode = "refresh (writing baselines)" if aot.settings.refresh else "check"
     return [f"aotperf: backends {', '.join(aot.settings.backends)}; baselines {aot.settings.baseline_dir}; mode {mode}"]
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     recorder = item.stash.get(RECORDER_KEY, None)
     if call.when != "call" or recorder is None or not report.passed:
         return report
     config: Dict[str, Any] = {}
-    for index, model in enumerate(item.stash.get(COMPILED_KEY, [])):
+    compiled = item.stash[COMPILED_KEY] if COMPILED_KEY in item.stash else []
+    for index, model in enumerate(compiled):
         suffix = f"_{index + 1}" if index else ""
-        for stat in model.stats.metrics:
-            recorder.record(stat.name + suffix, stat.value, unit=stat.unit, better=stat.better, kind=stat.kind)
-        config[f"compile{suffix}"] = dict(model.stats.details)
+        stats = model.stats
+        for metric in stats.metrics:
+            recorder.add(dataclasses.replace(metric, name=metric.name + suffix))
+        config[f"compile{suffix}"] = dict(stats.details)
     config.update(recorder.config)
     aot = session_of(item.config)
-    result = aot.judge_test(PerfTestId.of(item, backend_name(item)), recorder.finish(), item.stash[SPEC_KEY], config)
+    test = PerfTestId.of(item.nodeid, backend_name(item))
+    result = aot.judge(test, recorder.finish(), item.stash[SPEC_KEY], config)
+    if aot.settings.refresh:
+        result = aot.refresh(result)
+    aot.results.append(result)
     if result.failures:
         report.outcome = "failed"
         report.longrepr = "aotperf: " + "\naotperf: ".join(result.failures)
@@ -114,20 +121,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if aot is None:
         return
     aot.close_backends()
-    if aot.settings.update and exitstatus != pytest.ExitCode.INTERRUPTED:
+    if aot.settings.refresh and exitstatus != pytest.ExitCode.INTERRUPTED:
         aot.write_baselines()
     if not any(aot.settings.outputs.values()):
         return
-    settings = {key: str(value) for key, value in vars(aot.settings).items()}
-    report = report_json(aot.results, aot.environment, aot.machine, settings, aot.written)
+    report = aot.report()
     if aot.settings.report:
         write_report(aot.settings.report, report)
     if aot.settings.report_md:
         write_markdown(aot.settings.report_md, report)
     if aot.settings.benchmark_json:
-        write_benchmark_json(aot.settings.benchmark_json, report)
+        write_benchmark_json(aot.settings.benchmark_json, report.to_json())
     if aot.settings.history and aot.results:
-        append_run(aot.settings.history, report)
+        append_run(aot.settings.history, report.to_json())
 
 
 @pytest.hookimpl(wrapper=True)
@@ -145,7 +151,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     write = terminalreporter.write_line
     terminalreporter.section(f"aotperf (machine {aot.machine})")
-    for line in render_table(table_rows(aot.results)) + unavailable_lines(aot.results):
+    for line in summary_lines(aot.report()):
         write(line)
     machines = machines_with_baselines(aot.settings.baseline_dir)
     others = [m for m in machines if m != aot.machine]
@@ -156,6 +162,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         )
     for path in aot.written:
         write(f"baseline written: {path}")
-    for label, path in aot.settings.outputs.items():
-        if path:
-            write(f"{label}: {path}")
+    for label, output in aot.settings.outputs.items():
+        if output:
+            write(f"{label}: {output}")

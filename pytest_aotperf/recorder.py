@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
+from .measure.dynamo import compiled_graph_count
 from .measure.gpu_health import health_context, read_clock
 from .measure.memory import MemoryMonitor
 from .measure.timing import L2Flusher, SamplingPlan, Timer, sample
-from .results import Metric
+from .metrics import Better, Kind, Metric
 
 RECOMPILED = "recompiled"
 
 
-def compiled_graph_count() -> int:
-    """Graphs torch.compile has produced in this process (0 if dynamo was never loaded)."""
-    import sys
-
-    if "torch._dynamo" not in sys.modules:
-        return 0
-    from torch._dynamo.utils import counters
-
-    return counters["stats"]["unique_graphs"]
-
-
 class PerfRecorder:
     """Records a test's metrics. `measure` times a callable; `record` stores any other value."""
+
+    config: Dict[str, Any]
+    """The configuration measured (e.g. an engine's effective options), stored with the baseline."""
+    _l2_flusher: Optional[L2Flusher]
+    """Made by the first measurement that flushes the L2, then kept: its buffer is 256 MiB."""
 
     def __init__(
         self,
@@ -43,11 +38,9 @@ class PerfRecorder:
         self._memory = memory
         self._graph_count = graph_count
         self._on_gpu = device.startswith("cuda")
-        self._l2_flusher: Optional[L2Flusher] = None
-        """Made by the first measurement that flushes the L2, then kept: its buffer is 256 MiB."""
+        self._l2_flusher = None
         self._metrics: Dict[str, Metric] = {}
-        self.config: Dict[str, Any] = {}
-        """The configuration measured (e.g. an engine's effective options), stored with the baseline."""
+        self.config = {}
 
     @property
     def metrics(self) -> Tuple[Metric, ...]:
@@ -66,19 +59,14 @@ class PerfRecorder:
         **kwargs: Any,
     ) -> Metric:
         """Time `fn(*args, **kwargs)`: warm-up, then samples; records a lower-is-better timing."""
+        base = self._plan
         plan = dataclasses.replace(
-            self._plan,
-            **{
-                k: v
-                for k, v in {
-                    "warmup_s": warmup,
-                    "min_samples": min_samples,
-                    "max_samples": max_samples,
-                    "max_time_s": max_time,
-                    "flush_l2": flush_l2,
-                }.items()
-                if v is not None
-            },
+            base,
+            warmup_s=base.warmup_s if warmup is None else warmup,
+            min_samples=base.min_samples if min_samples is None else min_samples,
+            max_samples=base.max_samples if max_samples is None else max_samples,
+            max_time_s=base.max_time_s if max_time is None else max_time,
+            flush_l2=base.flush_l2 if flush_l2 is None else flush_l2,
         )
         if plan.flush_l2 and self._on_gpu and self._l2_flusher is None:
             self._l2_flusher = L2Flusher(self.device)
@@ -98,10 +86,10 @@ class PerfRecorder:
         )
 
     def record(
-        self, name: str, value: float, unit: str = "", better: str = "lower", kind: str = "value", **context: Any
+        self, name: str, value: float, unit: str = "", better: Better = "lower", kind: Kind = "value", **context: Any
     ) -> Metric:
         """Record one value, such as a throughput (better="higher") or a count."""
-        return self._store(
+        return self.add(
             Metric(
                 name=name,
                 unit=unit,
@@ -115,22 +103,22 @@ class PerfRecorder:
     def record_samples(
         self,
         name: str,
-        samples,
+        samples: Sequence[float],
         unit: str = "s",
-        better: str = "lower",
-        kind: str = "timing",
+        better: Better = "lower",
+        kind: Kind = "timing",
         flags: Tuple[str, ...] = (),
-        context: Optional[dict] = None,
+        context: Optional[Mapping[str, object]] = None,
     ) -> Metric:
         """Record a sample set measured elsewhere (a backend's own timings)."""
         context_items = tuple(sorted((context or {}).items()))
-        return self._store(Metric.from_samples(name, samples, unit, better, kind, flags, context_items))
+        return self.add(Metric.from_samples(name, samples, unit, better, kind, flags, context_items))
 
     def record_unavailable(
-        self, name: str, reason: str, unit: str = "", better: str = "lower", kind: str = "value"
+        self, name: str, reason: str, unit: str = "", better: Better = "lower", kind: Kind = "value"
     ) -> Metric:
         """Record that a metric could not be measured on this machine, and why."""
-        return self._store(Metric(name=name, unit=unit, better=better, kind=kind, unavailable=reason))
+        return self.add(Metric(name=name, unit=unit, better=better, kind=kind, unavailable=reason))
 
     def finish(self) -> Tuple[Metric, ...]:
         """Add the memory metrics (unless the test or backend recorded its own) and return all."""
@@ -140,7 +128,8 @@ class PerfRecorder:
             self._memory = None
         return self.metrics
 
-    def _store(self, metric: Metric) -> Metric:
+    def add(self, metric: Metric) -> Metric:
+        """Record a metric made elsewhere (a backend's compile statistics); each name once per test."""
         if metric.name in self._metrics:
             raise ValueError(
                 f"{self.test_id}: metric {metric.name!r} was already recorded in this test; "

@@ -1,117 +1,168 @@
-"""Immutable value objects for what a test measured."""
+"""What a run produced: each measured test's metrics and verdicts, and the run as a whole (the JSON report).
+
+The report's JSON is read back by `aotperf refresh --from-reports`, `report`, `compare` and the
+history; reading validates it, so a hand-edited or old report is an error naming the file and the
+JSON path.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Literal, Optional, Protocol, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Dict, Iterable, Literal, Mapping, Optional, Tuple
 
-Better = Literal["lower", "higher"]
-Kind = Literal["timing", "duration", "memory", "value"]
-"""timing: sampled latency; duration: one-shot time (compile, capture); memory: bytes; value: anything else."""
+from .atomic import write_atomic
+from .metrics import Metric
+from .schema import SchemaError, require_object, strings
+from .schema import field as json_field
+from .verdict import Verdict
 
-BETTER_VALUES = ("lower", "higher")
-KIND_VALUES = ("timing", "duration", "memory", "value")
+REPORT_SCHEMA = "pytest-aotperf/report/1"
+
+BaselineChange = Literal["added", "updated", "kept"]
+"""What a refresh did to a stored metric: first recorded, rewritten, or left as it was."""
+ADDED: BaselineChange = "added"
+UPDATED: BaselineChange = "updated"
+KEPT: BaselineChange = "kept"
+BASELINE_CHANGES: Tuple[BaselineChange, ...] = (ADDED, UPDATED, KEPT)
+LEGACY_CHANGES = {"new": ADDED}
+"""Reports written before 0.2 said "new" for a first recorded metric, the word the verdict uses."""
+
+
+class ReportError(ValueError):
+    """A report file that cannot be used; the message names the file and what is wrong."""
 
 
 @dataclass(frozen=True)
-class Summary:
-    """Summary statistics of a sample set (as torch.utils.benchmark's Measurement derives them)."""
+class PerfTestId:
+    """A measured test: where its baseline lives and under which key."""
 
-    n: int
-    min: float
-    median: float
-    mean: float
-    stddev: float
-    iqr: float
-    p90: float
-    p99: float
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One measured quantity of one test, or the reason it could not be measured.
-
-    `value` is the representative number (the median for sampled metrics) in SI units:
-    seconds for time, bytes for memory. `value is None` exactly when `unavailable` says why.
-    """
-
+    nodeid: str
+    module: str
+    """The test file relative to the rootdir."""
     name: str
-    unit: str
-    better: Better
-    kind: Kind
-    value: Optional[float] = None
-    samples: Tuple[float, ...] = ()
-    summary: Optional[Summary] = None
-    unavailable: Optional[str] = None
-    flags: Tuple[str, ...] = ()
-    context: Tuple[Tuple[str, object], ...] = field(default=())
-    """Extra facts stored with the metric (clock readings, probe source), as sorted pairs."""
-
-    def __post_init__(self) -> None:
-        if self.better not in BETTER_VALUES:
-            raise ValueError(f"metric {self.name!r}: better must be one of {BETTER_VALUES}, not {self.better!r}")
-        if self.kind not in KIND_VALUES:
-            raise ValueError(f"metric {self.name!r}: kind must be one of {KIND_VALUES}, not {self.kind!r}")
-        if (self.value is None) == (self.unavailable is None):
-            raise ValueError(f"metric {self.name!r}: give a value or the reason it is unavailable, not both or neither")
-
-    @property
-    def available(self) -> bool:
-        return self.unavailable is None
+    """The key within its baseline file: the nodeid after the module, e.g. `test_mlp[inductor-4]`."""
+    backend: str
 
     @classmethod
-    def from_samples(
-        cls,
-        name: str,
-        samples: Sequence[float],
-        unit: str = "s",
-        better: Better = "lower",
-        kind: Kind = "timing",
-        flags: Tuple[str, ...] = (),
-        context: Tuple[Tuple[str, object], ...] = (),
-    ) -> "Metric":
-        """A sampled metric: its value is the samples' median, its summary their statistics."""
-        from .measure.stats import summarize
+    def of(cls, nodeid: str, backend: str) -> PerfTestId:
+        module, _, name = nodeid.partition("::")
+        return cls(nodeid=nodeid, module=module, name=name, backend=backend)
 
-        values = tuple(float(s) for s in samples)
-        summary = summarize(values)
+
+@dataclass(frozen=True)
+class PerfTestResult:
+    """A measured test's metrics and their verdicts, the failures they cause, and what a refresh stored."""
+
+    test: PerfTestId
+    metrics: Tuple[Metric, ...]
+    verdicts: Tuple[Verdict, ...]
+    failures: Tuple[str, ...]
+    baseline_changes: Mapping[str, BaselineChange] = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+    def metric(self, name: str) -> Optional[Metric]:
+        return next((m for m in self.metrics if m.name == name), None)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "nodeid": self.test.nodeid,
+            "module": self.test.module,
+            "test": self.test.name,
+            "backend": self.test.backend,
+            "passed": not self.failures,
+            "failures": list(self.failures),
+            "metrics": {m.name: m.to_json() for m in self.metrics},
+            "verdicts": {v.metric: v.to_json() for v in self.verdicts},
+            "baseline_changes": dict(self.baseline_changes),
+            "config": dict(self.config),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> PerfTestResult:
+        data = require_object(data, where)
+        metrics = json_field(data, "metrics", dict, where)
+        verdicts = json_field(data, "verdicts", dict, where)
+        changes: Dict[str, BaselineChange] = {}
+        for name, change in json_field(data, "baseline_changes", dict, where, {}).items():
+            change = LEGACY_CHANGES.get(change, change)
+            if change not in BASELINE_CHANGES:
+                raise SchemaError(f"{where}.baseline_changes.{name}: {change!r} is not one of {BASELINE_CHANGES}")
+            changes[name] = change
         return cls(
-            name=name,
-            unit=unit,
-            better=better,
-            kind=kind,
-            value=summary.median,
-            samples=values,
-            summary=summary,
-            flags=flags,
-            context=context,
+            test=PerfTestId(
+                nodeid=json_field(data, "nodeid", str, where),
+                module=json_field(data, "module", str, where),
+                name=json_field(data, "test", str, where),
+                backend=json_field(data, "backend", str, where),
+            ),
+            metrics=tuple(Metric.from_json(n, m, f"{where}.metrics.{n}") for n, m in metrics.items()),
+            verdicts=tuple(Verdict.from_json(n, v, f"{where}.verdicts.{n}") for n, v in verdicts.items()),
+            failures=strings(data, "failures", where),
+            baseline_changes=changes,
+            config=json_field(data, "config", dict, where, {}),
         )
 
 
-class Measured(Protocol):
-    """What a Metric and a stored baseline metric both hold."""
+@dataclass(frozen=True)
+class RunReport:
+    """A whole run: the machine and environment, the settings, the baselines written and every test."""
 
-    unit: str
-    better: str
-    kind: str
-    value: Optional[float]
-    samples: Tuple[float, ...]
-    summary: Optional[Summary]
-    unavailable: Optional[str]
-    flags: Tuple[str, ...]
+    machine: str
+    environment: Mapping[str, Any]
+    settings: Mapping[str, str]
+    baselines_written: Tuple[str, ...]
+    tests: Tuple[PerfTestResult, ...]
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "schema": REPORT_SCHEMA,
+            "machine": self.machine,
+            "environment": dict(self.environment),
+            "settings": dict(self.settings),
+            "baselines_written": list(self.baselines_written),
+            "tests": [test.to_json() for test in self.tests],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "report") -> RunReport:
+        data = require_object(data, where)
+        if data.get("schema") != REPORT_SCHEMA:
+            raise SchemaError(f"{where}: not a pytest-aotperf report (expected schema {REPORT_SCHEMA!r})")
+        tests = json_field(data, "tests", list, where)
+        return cls(
+            machine=json_field(data, "machine", str, where),
+            environment=json_field(data, "environment", dict, where),
+            settings=json_field(data, "settings", dict, where, {}),
+            baselines_written=strings(data, "baselines_written", where),
+            tests=tuple(PerfTestResult.from_json(t, f"{where}.tests[{i}]") for i, t in enumerate(tests)),
+        )
 
 
-def measurement_json(measured: Measured) -> Dict[str, Any]:
-    """The JSON a Metric and a stored baseline metric share: unit, direction and kind, then either
-    why it is unavailable, or its value, statistics, samples and flags."""
-    data: Dict[str, Any] = {"unit": measured.unit, "better": measured.better, "kind": measured.kind}
-    if measured.unavailable is not None:
-        data["unavailable"] = measured.unavailable
-        return data
-    data["value"] = measured.value
-    if measured.summary is not None:
-        data["summary"] = vars(measured.summary).copy()
-        data["samples"] = list(measured.samples)
-    if measured.flags:
-        data["flags"] = list(measured.flags)
-    return data
+def write_report(path: Path, report: RunReport) -> None:
+    write_atomic(path, json.dumps(report.to_json(), indent=2, sort_keys=True, default=str) + "\n")
+
+
+def load_report(path: Path) -> RunReport:
+    """A report written by --aot-report; errors name the file and the JSON path."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ReportError(f"{path}: cannot read the report: {error}") from None
+    try:
+        return RunReport.from_json(data)
+    except SchemaError as error:
+        raise ReportError(f"{path}: {error}") from None
+
+
+def run_values(reports: Iterable[RunReport]) -> Dict[str, Dict[str, Tuple[float, ...]]]:
+    """Per test nodeid, each metric's value in each report, in order: the runs of `aotperf refresh --runs N`."""
+    values: Dict[str, Dict[str, Tuple[float, ...]]] = {}
+    for report in reports:
+        for test in report.tests:
+            runs = values.setdefault(test.test.nodeid, {})
+            for metric in test.metrics:
+                if metric.value is not None:
+                    runs[metric.name] = runs.get(metric.name, ()) + (metric.value,)
+    return values

@@ -1,50 +1,25 @@
-"""The state of one aotperf run and the judgement of each measured test."""
+"""The state of one aotperf run: backends, baselines, and the judgement of each measured test."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Tuple
 
-import pytest
-
 from .backends import Backend, create_backend
+from .baselines.refresh import RefreshRequest
 from .baselines.store import BaselineStore
-from .compare import IMPROVED, NEW, REGRESSED, Verdict, judge, limit_violation
 from .environment import collect_environment, machine_key
 from .marks import MarkerSpec
+from .metrics import Metric
 from .options import Settings
-from .results import Metric
+from .results import PerfTestId, PerfTestResult, RunReport
 from .units import QuantityError
+from .verdict import IMPROVED, NEW, REGRESSED, Verdict, judge, limit_violation
 
 NO_BACKEND = "none"
 """The backend name under which tests that use `aot_perf` without a backend are stored."""
-
-
-@dataclass(frozen=True)
-class PerfTestId:
-    nodeid: str
-    module: str
-    """The test file relative to the rootdir."""
-    name: str
-    """The key within its baseline file: the nodeid after the module, e.g. `test_mlp[inductor-4]`."""
-    backend: str
-
-    @classmethod
-    def of(cls, item: pytest.Item, backend: str) -> "PerfTestId":
-        module, _, name = item.nodeid.partition("::")
-        return cls(nodeid=item.nodeid, module=module, name=name, backend=backend)
-
-
-@dataclass(frozen=True)
-class PerfTestResult:
-    test: PerfTestId
-    metrics: Tuple[Metric, ...]
-    verdicts: Tuple[Verdict, ...]
-    failures: Tuple[str, ...]
-    baseline_changes: Mapping[str, str] = field(default_factory=dict)
-    config: Mapping[str, Any] = field(default_factory=dict)
 
 
 class AotPerfSession:
@@ -88,37 +63,50 @@ class AotPerfSession:
         for name in list(self._backends):
             self.release_backend(name)
 
-    def judge_test(
+    def judge(
         self, test: PerfTestId, metrics: Tuple[Metric, ...], spec: MarkerSpec, config: Mapping[str, Any]
     ) -> PerfTestResult:
-        """Verdicts and failures of a test that ran; in refresh mode, stage its new baseline entry."""
+        """Verdicts and failures of a test that ran, each metric under its tolerance; nothing is written."""
         settings = self.settings
         entry = self.store.entry(test.backend, test.module, test.name)
-        tolerance_of = lambda m: spec.tolerance_for(m.name, settings.default_tolerance(m.kind))  # noqa: E731
-        verdicts = tuple(judge(m, entry.metrics.get(m.name) if entry else None, tolerance_of(m)) for m in metrics)
-        failures = list(_limit_failures(metrics, spec))
-        if not settings.update:
-            failures += _verdict_failures(test, verdicts, settings)
-        changes: Dict[str, str] = {}
-        if settings.update:
-            changes = self.store.refresh(
-                test.backend,
-                test.module,
-                test.name,
-                metrics,
-                self.environment,
-                config,
-                tolerance_of,
-                settings.force_update,
-                self._prior_runs.get(test.nodeid, {}),
+        verdicts = tuple(
+            judge(
+                metric,
+                entry.metrics.get(metric.name) if entry else None,
+                spec.tolerance_for(metric.name, settings.default_tolerance(metric.kind)),
             )
-        result = PerfTestResult(test, metrics, verdicts, tuple(failures), changes, config)
-        self.results.append(result)
-        return result
+            for metric in metrics
+        )
+        failures = _limit_failures(metrics, spec)
+        if not settings.refresh:
+            failures += _verdict_failures(test, verdicts, settings)
+        return PerfTestResult(test, metrics, verdicts, tuple(failures), config=config)
 
-    def write_baselines(self) -> List[Path]:
+    def refresh(self, result: PerfTestResult) -> PerfTestResult:
+        """Stage the test's new baseline entry from its judged result; the result with what changed."""
+        request = RefreshRequest(
+            test=result.test,
+            metrics=result.metrics,
+            verdicts={verdict.metric: verdict for verdict in result.verdicts},
+            environment=self.environment,
+            config=result.config,
+            prior_runs=self._prior_runs.get(result.test.nodeid, {}),
+        )
+        changes = self.store.refresh(request, self.settings.force_refresh)
+        return dataclasses.replace(result, baseline_changes=changes)
+
+    def write_baselines(self) -> None:
         self.written = self.store.write()
-        return self.written
+
+    def report(self) -> RunReport:
+        """The whole run, as the JSON report and every renderer see it."""
+        return RunReport(
+            machine=self.machine,
+            environment=self.environment,
+            settings={key: str(value) for key, value in vars(self.settings).items()},
+            baselines_written=tuple(str(path) for path in self.written),
+            tests=tuple(self.results),
+        )
 
 
 def _limit_failures(metrics: Tuple[Metric, ...], spec: MarkerSpec) -> List[str]:
@@ -136,7 +124,7 @@ def _limit_failures(metrics: Tuple[Metric, ...], spec: MarkerSpec) -> List[str]:
         except QuantityError as error:
             failures.append(f"limit for {name!r}: {error}")
             continue
-        message = limit_violation(metric, limit)
+        message = limit_violation(metric, limit) if limit is not None else None
         if message:
             failures.append(message)
     return failures

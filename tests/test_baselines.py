@@ -5,17 +5,13 @@ import os
 
 import pytest
 
-from pytest_aotperf.baselines.entries import BaselineEntry, StoredMetric
-from pytest_aotperf.baselines.refresh import KEPT, NEW, UPDATED, refreshed_entry
-from pytest_aotperf.baselines.storage import (
-    BaselineError,
-    baseline_path,
-    load_file,
-    machines_with_baselines,
-    render,
-    write_atomic,
-)
-from pytest_aotperf.results import Metric
+from pytest_aotperf.atomic import write_atomic
+from pytest_aotperf.baselines.entries import BaselineEntry
+from pytest_aotperf.baselines.files import BaselineError, baseline_path, load_file, machines_with_baselines, render
+from pytest_aotperf.baselines.refresh import RefreshRequest, refreshed_entry
+from pytest_aotperf.metrics import Metric
+from pytest_aotperf.results import ADDED, KEPT, UPDATED, PerfTestId
+from pytest_aotperf.verdict import judge
 
 
 def latency(scale=1.0, name="latency"):
@@ -24,11 +20,16 @@ def latency(scale=1.0, name="latency"):
 
 
 def entry_of(*metrics, environment=None):
-    return BaselineEntry({m.name: StoredMetric.from_metric(m) for m in metrics}, environment or {"time": "then"}, {})
+    return BaselineEntry({m.name: m.stored() for m in metrics}, environment or {"time": "then"}, {})
 
 
-def tolerance(metric):
-    return 0.10
+def refreshed(old, metrics, environment, force, prior_runs=None):
+    """The refresh of `metrics` judged against `old` under a 10% tolerance, as a run stages it."""
+    verdicts = {m.name: judge(m, old.metrics.get(m.name) if old else None, 0.10) for m in metrics}
+    request = RefreshRequest(
+        PerfTestId.of("t.py::t", "eager"), tuple(metrics), verdicts, environment, {}, prior_runs or {}
+    )
+    return refreshed_entry(old, request, force)
 
 
 def test_path_layout(tmp_path):
@@ -107,15 +108,13 @@ def test_machines_with_baselines(tmp_path):
 
 def test_refresh_keeps_an_entry_that_did_not_change_credibly():
     old = entry_of(latency())
-    new, changes = refreshed_entry(old, [latency(1.01)], {"time": "now"}, {}, tolerance, force=False)
+    new, changes = refreshed(old, [latency(1.01)], {"time": "now"}, force=False)
     assert new is old and changes == {"latency": KEPT}
 
 
 def test_refresh_rewrites_a_credible_change_and_only_that_metric():
     old = entry_of(latency(), latency(name="other"))
-    new, changes = refreshed_entry(
-        old, [latency(1.5), latency(1.0, name="other")], {"time": "now"}, {}, tolerance, force=False
-    )
+    new, changes = refreshed(old, [latency(1.5), latency(1.0, name="other")], {"time": "now"}, force=False)
     assert changes == {"latency": UPDATED, "other": KEPT}
     assert new.metrics["latency"].value == pytest.approx(1.5 * old.metrics["latency"].value, rel=1e-3)
     assert new.metrics["other"] is old.metrics["other"]
@@ -124,15 +123,13 @@ def test_refresh_rewrites_a_credible_change_and_only_that_metric():
 
 def test_forced_refresh_and_new_metrics():
     old = entry_of(latency())
-    new, changes = refreshed_entry(old, [latency(1.0), latency(name="added")], {}, {}, tolerance, force=True)
-    assert changes == {"latency": UPDATED, "added": NEW}
+    new, changes = refreshed(old, [latency(1.0), latency(name="added")], {}, force=True)
+    assert changes == {"latency": UPDATED, "added": ADDED}
 
 
 def test_refresh_with_runs_records_every_run():
-    new, changes = refreshed_entry(
-        None, [latency()], {}, {}, tolerance, force=False, prior_runs={"latency": (0.9e-3, 1.1e-3)}
-    )
-    assert changes == {"latency": NEW}
+    new, changes = refreshed(None, [latency()], {}, force=False, prior_runs={"latency": (0.9e-3, 1.1e-3)})
+    assert changes == {"latency": ADDED}
     assert new.metrics["latency"].runs == (0.0009, 0.0011, pytest.approx(1.0045e-3))
 
 

@@ -95,7 +95,7 @@ def test_a_plain_pytest_benchmark_suite_behaves_the_same_with_aotperf_installed(
 
 
 def test_gated_benchmarks_are_judged_against_aotperf_baselines(bench_suite, monkeypatch):
-    run(bench_suite, "--aot-gate-benchmarks", "--aot-update-baselines").assert_outcomes(passed=3)
+    run(bench_suite, "--aot-gate-benchmarks", "--aot-refresh").assert_outcomes(passed=3)
     stored = json.loads((bench_suite.path / "baselines/m/none/test_bench.json").read_text())
     assert set(stored["tests"]) == {"test_sum", "test_work"}
     run(bench_suite, "--aot-gate-benchmarks").assert_outcomes(passed=3)
@@ -116,7 +116,7 @@ def test_aot_benchmark_gates_its_test_without_the_option(bench_suite, monkeypatc
         test_bench="from fakeclock import work\n\n\ndef test_sum(aot_benchmark):\n"
         "    aot_benchmark.pedantic(work, rounds=20)\n"
     )
-    run(bench_suite, "--aot-update-baselines").assert_outcomes(passed=1)
+    run(bench_suite, "--aot-refresh").assert_outcomes(passed=1)
     monkeypatch.setenv("AOT_STEP_MS", "2")
     run(bench_suite).assert_outcomes(failed=1)
 

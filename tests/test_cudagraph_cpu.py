@@ -3,15 +3,14 @@
 import pytest
 import torch
 
-from pytest_aotperf.backends import BackendUnsupported, create_backend
-from pytest_aotperf.backends.cudagraph import (
+from pytest_aotperf.backends import BackendUnsupported, CompileStats, create_backend
+from pytest_aotperf.backends.cudagraph import NO_CUDA_REASON, CudaGraphBackend
+from pytest_aotperf.backends.cudagraph_capture import CaptureError
+from pytest_aotperf.backends.cudagraph_replay import (
     COPIED,
     LENT,
-    NO_CUDA_REASON,
     VIEWS,
     CapturedGraph,
-    CaptureError,
-    CudaGraphBackend,
     CudaGraphModel,
     GraphSet,
     batch_routes,
@@ -101,7 +100,7 @@ def runner_of(modes, sizes=(2, 4), pair=False):
             inputs = (torch.zeros(size, 3),)
             output = (torch.zeros(size, 3), torch.zeros(size, 3)) if pair else torch.zeros(size, 3)
             graph_set.captured[size] = CapturedGraph(size, DoublingGraph(inputs, output), inputs, output)
-    return CudaGraphModel(lambda x: x * 2, sets, describe=lambda model: None), sets
+    return CudaGraphModel(lambda x: x * 2, sets, CompileStats()), sets
 
 
 def served_by(out, graph_set, size):

@@ -18,7 +18,7 @@ def examples(pytester):
 
 def refresh_then_check(pytester, *args):
     common = ("-p", "no:cacheprovider", "--aot-machine=ci", *args)
-    refreshed = pytester.runpytest_subprocess(*common, "--aot-update-baselines", "--aot-report=refresh.json")
+    refreshed = pytester.runpytest_subprocess(*common, "--aot-refresh", "--aot-report=refresh.json")
     checked = pytester.runpytest_subprocess(*common, "--aot-report=check.json")
     return refreshed, checked, json.loads((pytester.path / "check.json").read_text())
 

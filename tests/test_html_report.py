@@ -5,6 +5,7 @@ import re
 
 from pytest_aotperf.cli import main
 from pytest_aotperf.reporting.html import render_html, strip_plot
+from pytest_aotperf.results import RunReport
 
 REPORT = {
     "schema": "pytest-aotperf/report/1",
@@ -54,13 +55,13 @@ REPORT = {
 
 
 def test_the_page_needs_no_network():
-    page = render_html(REPORT)
+    page = render_html(RunReport.from_json(REPORT))
     assert not re.search(r"(src|href)\s*=|@import|url\(|<script", page)
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page
 
 
 def test_the_page_has_the_table_and_a_plot_per_measured_metric():
-    page = render_html(REPORT)
+    page = render_html(RunReport.from_json(REPORT))
     assert "<td>test_op[eager]</td><td>eager</td><td>latency</td>" in page
     assert "2.00 ms" in page and "3.00 ms" in page and "+50.0%" in page and ">regressed<" in page
     assert page.count("<svg") == 1
@@ -85,4 +86,4 @@ def test_aotperf_report_writes_the_page(tmp_path):
     path = tmp_path / "r.json"
     path.write_text(json.dumps(REPORT))
     assert main(["report", str(path), "--html", str(tmp_path / "out.html")]) == 0
-    assert (tmp_path / "out.html").read_text() == render_html(REPORT)
+    assert (tmp_path / "out.html").read_text() == render_html(RunReport.from_json(REPORT))

@@ -5,6 +5,7 @@ import json
 from fake_timer import CONFTEST
 
 from pytest_aotperf.reporting.markdown import render_markdown
+from pytest_aotperf.results import RunReport
 
 
 def verdict(status, current, baseline, change=None, unit="s", tolerance=0.1):
@@ -20,14 +21,16 @@ def verdict(status, current, baseline, change=None, unit="s", tolerance=0.1):
 
 
 def report(*tests):
-    return {
-        "schema": "pytest-aotperf/report/1",
-        "machine": "test-machine",
-        "environment": {"commit": "abc123"},
-        "settings": {},
-        "baselines_written": [],
-        "tests": list(tests),
-    }
+    return RunReport.from_json(
+        {
+            "schema": "pytest-aotperf/report/1",
+            "machine": "test-machine",
+            "environment": {"commit": "abc123"},
+            "settings": {},
+            "baselines_written": [],
+            "tests": list(tests),
+        }
+    )
 
 
 def make_test(name, verdicts, metrics=None, backend="eager"):
@@ -50,7 +53,7 @@ RECORDED = report(
     make_test(
         "test_slow[eager]",
         {"latency": verdict("regressed", 0.003, 0.002, 0.5), "gpu_peak_allocated": verdict("unavailable", None, None)},
-        {"gpu_peak_allocated": {"unit": "B", "unavailable": "no CUDA device"}},
+        {"gpu_peak_allocated": {"unit": "B", "better": "lower", "kind": "memory", "unavailable": "no CUDA device"}},
     ),
     make_test("test_same[a|b]", {"latency": verdict("unchanged", 0.002, 0.002, 0.0)}),
 )

@@ -109,7 +109,7 @@ def test_first_run_reports_new_and_names_missing_machine(suite):
 
 
 def test_refresh_creates_the_baseline(suite):
-    result = run(suite, "--aot-update-baselines")
+    result = run(suite, "--aot-refresh")
     result.assert_outcomes(passed=1)
     data = json.loads(baseline_file(suite).read_text())
     latency = data["tests"]["test_op[eager]"]["metrics"]["latency"]
@@ -128,7 +128,7 @@ def test_refresh_creates_the_baseline(suite):
 def test_refresh_with_nothing_changed_leaves_the_file_byte_identical(suite):
     def refresh():
         result = suite.runpytest_subprocess(
-            "-p", "no:cacheprovider", "--aot-machine=test-machine", "--aot-max-time=0.05", "--aot-update-baselines"
+            "-p", "no:cacheprovider", "--aot-machine=test-machine", "--aot-max-time=0.05", "--aot-refresh"
         )
         result.assert_outcomes(passed=1)
         return baseline_file(suite).read_bytes()
@@ -137,22 +137,22 @@ def test_refresh_with_nothing_changed_leaves_the_file_byte_identical(suite):
 
 
 def test_forced_refresh_rewrites(suite):
-    run(suite, "--aot-update-baselines")
-    result = run(suite, "--aot-update-baselines", "--aot-force-update", "--aot-report=r.json")
+    run(suite, "--aot-refresh")
+    result = run(suite, "--aot-refresh", "--aot-force-refresh", "--aot-report=r.json")
     result.assert_outcomes(passed=1)
     report = json.loads((suite.path / "r.json").read_text())
     assert report["tests"][0]["baseline_changes"]["latency"] == "updated"
 
 
 def test_unchanged_passes(suite):
-    run(suite, "--aot-update-baselines")
+    run(suite, "--aot-refresh")
     result = run(suite)
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*test_op?eager?*latency*1.20 ms*1.20 ms*+0.0%*unchanged*"])
 
 
 def test_regression_fails_the_test_with_the_numbers(suite, monkeypatch):
-    run(suite, "--aot-update-baselines")
+    run(suite, "--aot-refresh")
     monkeypatch.setenv("AOT_FAKE_MS", "2.31")
     result = run(suite)
     result.assert_outcomes(failed=1)
@@ -175,13 +175,13 @@ def test_op(aot_backend, aot_perf):
     aot_perf.measure(lambda: None)
 """
     )
-    run(suite, "--aot-update-baselines")
+    run(suite, "--aot-refresh")
     monkeypatch.setenv("AOT_FAKE_MS", "2.31")
     run(suite).assert_outcomes(passed=1)
 
 
 def test_tolerance_from_the_ini_file_and_bad_ini_values(suite, monkeypatch):
-    run(suite, "--aot-update-baselines")
+    run(suite, "--aot-refresh")
     monkeypatch.setenv("AOT_FAKE_MS", "2.31")
     suite.makeini("[pytest]\naot_tolerance = 100%\n")
     run(suite).assert_outcomes(passed=1)
@@ -192,9 +192,9 @@ def test_tolerance_from_the_ini_file_and_bad_ini_values(suite, monkeypatch):
 
 
 def test_refresh_mode_reports_but_does_not_fail(suite, monkeypatch):
-    run(suite, "--aot-update-baselines")
+    run(suite, "--aot-refresh")
     monkeypatch.setenv("AOT_FAKE_MS", "2.31")
-    result = run(suite, "--aot-update-baselines")
+    result = run(suite, "--aot-refresh")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*latency*regressed*", "*baseline written:*test_perf.json*"])
     stored = json.loads(baseline_file(suite).read_text())["tests"]["test_op[eager]"]["metrics"]["latency"]
@@ -208,7 +208,7 @@ def test_strict_mode_fails_without_baseline(suite):
 
 
 def test_improvement_is_reported_and_fails_on_request(suite, monkeypatch):
-    run(suite, "--aot-update-baselines")
+    run(suite, "--aot-refresh")
     monkeypatch.setenv("AOT_FAKE_MS", "0.5")
     run(suite).stdout.fnmatch_lines(["*latency*improved*"])
     result = run(suite, "--aot-fail-on-improvement")
@@ -220,7 +220,7 @@ def test_corrupt_baseline_fails_the_run_naming_the_file_and_keeps_it(suite):
     path = baseline_file(suite)
     path.parent.mkdir(parents=True)
     path.write_text('{"schema": "pytest-aotperf/baseline/1", "tests": {')
-    for args in ((), ("--aot-update-baselines",)):
+    for args in ((), ("--aot-refresh",)):
         result = run(suite, *args)
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines([f"*{path}: is not valid JSON*"])
@@ -235,8 +235,8 @@ def test_other(aot_backend, aot_perf):
     aot_perf.measure(lambda: None)
 """
     )
-    run(suite, "--aot-update-baselines")
-    run(suite, "--aot-update-baselines", "--aot-force-update", "-k", "test_op")
+    run(suite, "--aot-refresh")
+    run(suite, "--aot-refresh", "--aot-force-refresh", "-k", "test_op")
     assert set(json.loads(baseline_file(suite).read_text())["tests"]) == {"test_op[eager]", "test_other[eager]"}
 
 
@@ -282,7 +282,7 @@ def test_op(aot_backend, aot_perf):
 
 
 def test_report_json_holds_the_whole_run(suite):
-    run(suite, "--aot-update-baselines")
+    run(suite, "--aot-refresh")
     run(suite, "--aot-report=out/report.json").assert_outcomes(passed=1)
     report = json.loads((suite.path / "out" / "report.json").read_text())
     assert report["schema"] == "pytest-aotperf/report/1" and report["machine"] == "test-machine"
@@ -340,7 +340,7 @@ def test_loop(aot_perf):
 """
     )
     monkeypatch.setenv("AOT_LOOP", "2000")
-    run(pytester, "--aot-update-baselines").assert_outcomes(passed=1)
+    run(pytester, "--aot-refresh").assert_outcomes(passed=1)
     monkeypatch.setenv("AOT_LOOP", "16000")
     result = run(pytester)
     result.assert_outcomes(failed=1)
@@ -389,17 +389,25 @@ def test_op(aot_perf, aot_backend):
     run(suite, "--aot-backend=cudagraph").assert_outcomes(skipped=1)
 
 
-def test_cli_record_writes_baselines_from_reports_as_runs(suite, monkeypatch):
+def test_cli_refresh_from_reports_writes_baselines_as_runs(suite, monkeypatch):
     run(suite, "--aot-report=first.json")
     monkeypatch.setenv("AOT_FAKE_MS", "1.3")
     run(suite, "--aot-report=second.json")
     result = suite.run(
-        sys.executable, "-m", "pytest_aotperf", "record", "first.json", "second.json", "--baseline-dir", "elsewhere"
+        sys.executable,
+        "-m",
+        "pytest_aotperf",
+        "refresh",
+        "--from-reports",
+        "first.json",
+        "second.json",
+        "--baseline-dir",
+        "elsewhere",
     )
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["*aotperf record: * metric(s) written from 2 run(s)*"])
+    result.stdout.fnmatch_lines(["*aotperf refresh: * metric(s) written from 2 run(s)*"])
     stored = json.loads((suite.path / "elsewhere" / "test-machine" / "eager" / "test_perf.json").read_text())
     latency = stored["tests"]["test_op[eager]"]["metrics"]["latency"]
     assert latency["runs"] == [pytest.approx(1.2e-3), pytest.approx(1.3e-3)]
     assert latency["value"] == pytest.approx(1.3e-3)
-    assert suite.run(sys.executable, "-m", "pytest_aotperf", "record", "missing.json").ret == 2
+    assert suite.run(sys.executable, "-m", "pytest_aotperf", "refresh", "--from-reports", "missing.json").ret == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Dict
 
-from .base import Backend, BackendUnsupported, CompiledModel, CompileStats, StatMetric
+from .base import Backend, BackendUnsupported, CompiledModel, CompileStats, stat
 
 _REGISTRY: Dict[str, str] = {
     "eager": "pytest_aotperf.backends.eager:EagerBackend",
@@ -20,7 +20,7 @@ __all__ = [
     "BackendUnsupported",
     "CompiledModel",
     "CompileStats",
-    "StatMetric",
+    "stat",
     "KNOWN_BACKENDS",
     "create_backend",
 ]
@@ -31,4 +31,5 @@ def create_backend(name: str) -> Backend:
     if name not in _REGISTRY:
         raise KeyError(f"unknown backend {name!r}; known: {', '.join(KNOWN_BACKENDS)}")
     module_name, class_name = _REGISTRY[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)()
+    backend_class: type[Backend] = getattr(importlib.import_module(module_name), class_name)
+    return backend_class()

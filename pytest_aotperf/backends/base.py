@@ -6,27 +6,23 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence, Tuple
 
+from ..metrics import Better, Kind, Metric
+
 
 class BackendUnsupported(Exception):
     """The backend cannot do what the test asks (the test is skipped with this reason)."""
 
 
-@dataclass(frozen=True)
-class StatMetric:
-    """A compile statistic to record as a metric: `compile_s`, `graphs`, `capture_s`, ..."""
-
-    name: str
-    value: float
-    unit: str
-    kind: str = "value"
-    better: str = "lower"
+def stat(name: str, value: float, unit: str, kind: Kind = "value", better: Better = "lower") -> Metric:
+    """A compile statistic (`compile_s`, `graphs`, `capture_s`, ...) as the metric the test records."""
+    return Metric(name=name, unit=unit, better=better, kind=kind, value=float(value))
 
 
 @dataclass(frozen=True)
 class CompileStats:
     """What compiling cost and produced. `metrics` are recorded on the test's recorder."""
 
-    metrics: Tuple[StatMetric, ...] = ()
+    metrics: Tuple[Metric, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def value(self, name: str) -> Optional[float]:
@@ -36,26 +32,17 @@ class CompileStats:
 class CompiledModel:
     """A compiled module, callable like the module, with its compile statistics."""
 
-    def __init__(
-        self,
-        call: Callable[..., Any],
-        stats: CompileStats,
-        *,
-        module: Any = None,
-        live_stats: Optional[Callable[[], CompileStats]] = None,
-    ) -> None:
+    def __init__(self, call: Callable[..., Any], stats: CompileStats) -> None:
         self._call = call
         self._stats = stats
-        self._live_stats = live_stats
-        self.module = module
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._call(*args, **kwargs)
 
     @property
     def stats(self) -> CompileStats:
-        """Statistics now: backends with run-time counters (replays, padded calls) report them live."""
-        return self._live_stats() if self._live_stats else self._stats
+        """Statistics now (a backend with run-time counters, such as replays, adds them here)."""
+        return self._stats
 
 
 class Backend(ABC):

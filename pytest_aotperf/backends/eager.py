@@ -12,4 +12,4 @@ class EagerBackend(Backend):
     def compile(self, module, example_inputs, batch_sizes, **options):
         if options:
             raise TypeError(f"the eager backend takes no compile options, got {sorted(options)}")
-        return CompiledModel(module, CompileStats(details={"backend": "eager"}), module=module)
+        return CompiledModel(module, CompileStats(details={"backend": "eager"}))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from ..recorder import compiled_graph_count
-from .base import Backend, CompiledModel, CompileStats, StatMetric
+from ..measure.dynamo import compiled_graph_count
+from .base import Backend, CompiledModel, CompileStats, stat
 from .inputs import resize_batch
 
 
@@ -16,7 +16,7 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def compile_for_batch_sizes(compiled, module, example_inputs, batch_sizes, device):
+def compile_for_batch_sizes(compiled, example_inputs, batch_sizes, device):
     """Call `compiled` once per batch size, so that compilation happens here and is timed.
 
     Runs in a fresh Inductor cache, so that compile time is a cold compile in every run and
@@ -41,9 +41,9 @@ class InductorBackend(Backend):
         import torch
 
         compiled = torch.compile(module, mode=mode, dynamic=dynamic, options=options or None)
-        seconds, graphs = compile_for_batch_sizes(compiled, module, example_inputs, batch_sizes, self.device)
+        seconds, graphs = compile_for_batch_sizes(compiled, example_inputs, batch_sizes, self.device)
         stats = CompileStats(
-            metrics=(StatMetric("compile_s", seconds, "s", kind="duration"), StatMetric("graphs", graphs, "count")),
+            metrics=(stat("compile_s", seconds, "s", kind="duration"), stat("graphs", graphs, "count")),
             details={"backend": "inductor", "mode": mode, "dynamic": dynamic, "batch_sizes": list(batch_sizes)},
         )
-        return CompiledModel(compiled, stats, module=module)
+        return CompiledModel(compiled, stats)

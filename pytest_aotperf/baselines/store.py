@@ -1,20 +1,23 @@
-"""The baselines of one run: read once per file, changes staged, written at the end."""
+"""The baselines of one run: read once per file, refreshed entries staged, written at the end."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
-from ..results import Metric
+from ..atomic import write_atomic
+from ..results import BaselineChange
 from .entries import BaselineEntry
-from .refresh import refreshed_entry
-from .storage import baseline_path, load_file, render, write_atomic
+from .files import baseline_path, load_file, render
+from .refresh import RefreshRequest, refreshed_entry
 
 FileKey = Tuple[str, str]
 """(backend, module path)"""
 
 
 class BaselineStore:
+    """One machine's baselines under `root`, as a run reads and refreshes them."""
+
     def __init__(self, root: Path, machine: str) -> None:
         self.root = root
         self.machine = machine
@@ -34,26 +37,13 @@ class BaselineStore:
     def entry(self, backend: str, module: str, test: str) -> Optional[BaselineEntry]:
         return self.entries(backend, module).get(test)
 
-    def _stage(self, backend: str, module: str, test: str, entry: BaselineEntry) -> None:
-        self._staged.setdefault((backend, module), {})[test] = entry
-
-    def refresh(
-        self,
-        backend: str,
-        module: str,
-        test: str,
-        metrics: Sequence[Metric],
-        environment: Mapping[str, Any],
-        config: Mapping[str, Any],
-        tolerance_of: Callable[[Metric], float],
-        force: bool,
-        prior_runs: Mapping[str, Tuple[float, ...]],
-    ) -> Dict[str, str]:
+    def refresh(self, request: RefreshRequest, force: bool) -> Dict[str, BaselineChange]:
         """Stage the test's refreshed entry (where anything changed); returns what happened to each metric."""
-        entry = self.entry(backend, module, test)
-        new_entry, changes = refreshed_entry(entry, metrics, environment, config, tolerance_of, force, prior_runs)
+        test = request.test
+        entry = self.entry(test.backend, test.module, test.name)
+        new_entry, changes = refreshed_entry(entry, request, force)
         if new_entry is not entry:
-            self._stage(backend, module, test, new_entry)
+            self._staged.setdefault((test.backend, test.module), {})[test.name] = new_entry
         return changes
 
     def write(self) -> List[Path]:

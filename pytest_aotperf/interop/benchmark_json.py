@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Mapping
 
-from ..baselines.storage import write_atomic
+from ..atomic import write_atomic
 
 DEFAULT_METRIC = "latency"
 """The metric named by the test alone; other metrics are named `test:metric`."""

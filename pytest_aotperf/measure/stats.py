@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from statistics import median
 from typing import Sequence, Tuple
-
-from ..results import Summary
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20240917
@@ -15,6 +14,20 @@ BOOTSTRAP_SEED = 20240917
 CONFIDENCE = 0.95
 STORED_SAMPLES = 200
 """How many samples a baseline keeps per metric (quantile-spaced, so the distribution survives)."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Summary statistics of a sample set (as torch.utils.benchmark's Measurement derives them)."""
+
+    n: int
+    min: float
+    median: float
+    mean: float
+    stddev: float
+    iqr: float
+    p90: float
+    p99: float
 
 
 def quantile(sorted_values: Sequence[float], q: float) -> float:
@@ -28,6 +41,7 @@ def quantile(sorted_values: Sequence[float], q: float) -> float:
 
 
 def summarize(samples: Sequence[float]) -> Summary:
+    """The summary statistics of `samples` (at least one)."""
     if not samples:
         raise ValueError("cannot summarise an empty sample set")
     ordered = sorted(samples)

@@ -14,8 +14,8 @@ from html import escape
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..compare import REGRESSED
 from ..units import format_quantity
+from ..verdict import REGRESSED
 from .html import line_plot, page, status_color, tolerance_band
 
 DEFAULT_WINDOW = 10

@@ -8,15 +8,15 @@ from __future__ import annotations
 from html import escape
 from itertools import groupby
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from ..baselines.storage import write_atomic
-from ..compare import IMPROVED, NEW, REGRESSED
+from ..atomic import write_atomic
+from ..results import RunReport
 from ..units import format_quantity
-from .markdown import Row, headline, report_rows, unavailable_reasons
-from .terminal import TABLE_HEADER
+from ..verdict import IMPROVED, NEW, REGRESSED
+from .rows import TABLE_HEADER, Row, headline, report_rows, unavailable_reasons
 
-STATUS_COLORS = {REGRESSED: "#c62828", IMPROVED: "#2e7d32", NEW: "#6a1b9a"}
+STATUS_COLORS: Dict[str, str] = {REGRESSED: "#c62828", IMPROVED: "#2e7d32", NEW: "#6a1b9a"}
 NEUTRAL = "#0277bd"
 SHOWN_QUANTILES = (0.25, 0.75)
 """The samples' range (with the baseline band and current value) the strip plot's axis covers."""
@@ -36,11 +36,11 @@ svg text { font: 11px system-ui, sans-serif; fill: #52606d; }
 """
 
 
-def render_html(report: Mapping[str, Any]) -> str:
+def render_html(report: RunReport) -> str:
     rows = report_rows(report)
-    environment = report["environment"]
+    environment = report.environment
     parts = [
-        f"<div class='meta'>machine <b>{escape(report['machine'])}</b> · commit "
+        f"<div class='meta'>machine <b>{escape(report.machine)}</b> · commit "
         f"{escape(str(environment.get('commit') or 'unknown'))} · {escape(str(environment.get('time', '')))}"
         f" · device {escape(str(environment.get('device', '')))}</div>",
         _table(rows),
@@ -65,7 +65,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     return page(f"aotperf: {headline(rows)}", "".join(parts))
 
 
-def write_html(path: Path, report: Mapping[str, Any]) -> None:
+def write_html(path: Path, report: RunReport) -> None:
     write_atomic(Path(path), render_html(report))
 
 
@@ -86,15 +86,16 @@ def _table(rows: Sequence[Row]) -> str:
 
 
 def _card(row: Row) -> str:
-    verdict, unit = row.verdict, row.verdict.get("unit", "")
-    samples = row.measured.get("samples") or ()
+    verdict = row.verdict
+    samples = row.measured.samples if row.measured is not None else ()
+    assert verdict.current is not None  # rows hold measured metrics only
     return (
         f"<div class='card'><h3>{escape(row.metric)} <span style='color:{status_color(row.status)}'>"
         f"{escape(row.verdict_text)}</span></h3>"
         f"<div class='sub'>{escape(row.current)} vs {escape(row.baseline)} {escape(row.change)} "
         f"(tolerance {escape(row.tolerance)})</div>"
         + strip_plot(
-            verdict["current"], verdict.get("baseline"), verdict["tolerance"], samples, unit, status_color(row.status)
+            verdict.current, verdict.baseline, verdict.tolerance, samples, verdict.unit, status_color(row.status)
         )
         + "</div>"
     )
@@ -124,7 +125,7 @@ def strip_plot(
     if band is not None:
         x0, x1 = scale(band[0]), scale(band[1])
         svg.append(_band(x0, 14, x1 - x0, axis_y - 14))
-        svg.append(_vline(scale(baseline), 14, axis_y, "#1f2933", 2, dashed=True))
+        svg.append(_vline(scale((band[0] + band[1]) / 2), 14, axis_y, "#1f2933", 2, dashed=True))
     beyond = sum(not low <= value <= high for value in samples)
     for index, value in enumerate(samples):
         x = min(max(scale(value), 10), width - 10)
@@ -204,7 +205,7 @@ def _padded_range(values: Sequence[float]) -> Tuple[float, float]:
     return low - pad, high + pad
 
 
-def _scale(low: float, high: float, start: float, end: float):
+def _scale(low: float, high: float, start: float, end: float) -> Callable[[float], float]:
     return lambda value: start + (value - low) / (high - low) * (end - start)
 
 

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from pytest_aotperf.baselines.entries import StoredMetric
-from pytest_aotperf.compare import (
+from pytest_aotperf.metrics import Metric
+from pytest_aotperf.verdict import (
     IMPROVED,
     MEMORY_SLACK_BYTES,
     NEW,
@@ -15,7 +15,6 @@ from pytest_aotperf.compare import (
     judge,
     limit_violation,
 )
-from pytest_aotperf.results import Metric
 
 
 def timing(median, spread=0.01, n=200, seed=1, name="latency", better="lower", unit="s"):
@@ -25,7 +24,7 @@ def timing(median, spread=0.01, n=200, seed=1, name="latency", better="lower", u
 
 
 def stored(metric, runs=()):
-    return StoredMetric.from_metric(metric, runs)
+    return metric.stored(runs)
 
 
 def test_large_slowdown_regresses_with_the_documented_message():

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Mapping
 
-from .entries import BaselineEntry, SchemaError
+from ..schema import SchemaError
+from .entries import BaselineEntry
 
 SCHEMA = "pytest-aotperf/baseline/1"
-NEW_FILE_MODE = 0o644
-"""mkstemp makes files only their owner can read; baselines and reports are for everyone."""
 
 
 class BaselineError(Exception):
@@ -68,29 +65,6 @@ def render(machine: str, backend: str, entries: Mapping[str, BaselineEntry]) -> 
         "tests": {name: entry.to_json() for name, entry in entries.items()},
     }
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> bool:
-    """Replace `path` with `text` through a temporary file and a rename. False if it already holds `text`."""
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = NEW_FILE_MODE  # a new file: nothing to compare with
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(temporary, mode)
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-    return True
 
 
 def machines_with_baselines(root: Path) -> List[str]:

@@ -1,0 +1,65 @@
+"""Checks for JSON read back from files (baselines, reports): errors name the JSON path. Pure."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence, Type, TypeVar
+
+T = TypeVar("T")
+_REQUIRED: Any = object()
+
+
+class SchemaError(ValueError):
+    """Stored data that is not of the expected schema; the message says where and what."""
+
+
+def require_object(data: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise SchemaError(f"{where}: expected an object, found {type(data).__name__}")
+    return data
+
+
+def field(data: Mapping[str, Any], key: str, kind: Type[T], where: str, default: Any = _REQUIRED) -> T:
+    """`data[key]`, which must be a `kind`; `default` when absent, if one is given."""
+    if key not in data:
+        if default is _REQUIRED:
+            raise SchemaError(f"{where}: missing field {key!r}")
+        return default  # type: ignore[no-any-return]  # the caller's default, of its choosing
+    value = data[key]
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise SchemaError(f"{where}.{key}: expected {kind.__name__}, found {type(value).__name__}")
+    return value
+
+
+def choice(data: Mapping[str, Any], key: str, allowed: Sequence[str], where: str) -> str:
+    value = field(data, key, str, where)
+    if value not in allowed:
+        raise SchemaError(f"{where}.{key}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def number(value: Any, where: str) -> float:
+    """A finite JSON number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SchemaError(f"{where}: expected a number, found {value!r}")
+    try:
+        result = float(value)
+    except OverflowError:
+        raise SchemaError(f"{where}: {value} is too large for a float") from None
+    if not math.isfinite(result):
+        raise SchemaError(f"{where}: expected a finite number, found {value!r}")
+    return result
+
+
+def optional_number(data: Mapping[str, Any], key: str, where: str) -> float | None:
+    value = data.get(key)
+    return None if value is None else number(value, f"{where}.{key}")
+
+
+def strings(data: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    """A list of strings (empty when absent)."""
+    values = field(data, key, list, where, [])
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            raise SchemaError(f"{where}.{key}[{index}]: expected a string, found {value!r}")
+    return tuple(values)

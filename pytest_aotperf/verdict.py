@@ -1,0 +1,171 @@
+"""The verdict: is a metric regressed, improved, unchanged or new against its baseline? Pure."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Dict, Literal, Optional, Tuple, cast
+
+from .measure.stats import ratio_of_medians_interval, relative_spread
+from .metrics import Better, Kind, Metric
+from .schema import SchemaError, choice, field, number, optional_number, require_object, strings
+from .units import format_quantity
+
+Status = Literal["regressed", "improved", "unchanged", "new", "unavailable"]
+REGRESSED: Status = "regressed"
+IMPROVED: Status = "improved"
+UNCHANGED: Status = "unchanged"
+NEW: Status = "new"
+UNAVAILABLE: Status = "unavailable"
+STATUSES: Tuple[Status, ...] = (REGRESSED, IMPROVED, UNCHANGED, NEW, UNAVAILABLE)
+MEMORY_SLACK_BYTES = 2 * 2**20
+"""Memory may grow by this much beyond its tolerance before it counts (allocator rounding, page granularity)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One metric judged against its baseline, with the numbers the judgement rests on."""
+
+    metric: str
+    status: Status
+    current: Optional[float]
+    baseline: Optional[float]
+    unit: str
+    tolerance: float
+    change: Optional[float] = None
+    """Relative change current/baseline - 1 (signed; positive is larger, whatever the direction)."""
+    interval: Optional[Tuple[float, float]] = None
+    """Bootstrap interval of the ratio current/baseline, for sampled metrics."""
+    drift: float = 0.0
+    """Run-to-run spread of the baseline's recorded runs, added to the tolerance."""
+    flags: Tuple[str, ...] = ()
+    note: str = ""
+
+    def describe(self) -> str:
+        """e.g. `latency median 2.31 ms vs baseline 1.20 ms (+92.5%, tolerance 10%)`."""
+        label = f"{self.metric} median" if self.interval is not None else self.metric
+        if self.current is None:
+            return f"{self.metric}: unavailable ({self.note})"
+        if self.baseline is None:
+            return f"{label} {format_quantity(self.current, self.unit)} (no baseline)"
+        change = f"{self.change:+.1%}" if self.change is not None else "n/a"
+        tolerance = (
+            f"tolerance {self.tolerance:.0%}"
+            if self.tolerance * 100 == round(self.tolerance * 100)
+            else f"tolerance {self.tolerance:.1%}"
+        )
+        if self.drift:
+            tolerance += f" + run-to-run drift {self.drift:.1%}"
+        current, baseline = format_quantity(self.current, self.unit), format_quantity(self.baseline, self.unit)
+        text = f"{label} {current} vs baseline {baseline} ({change}, {tolerance})"
+        if self.flags:
+            text += f" [{', '.join(self.flags)}]"
+        return text
+
+    def to_json(self) -> Dict[str, Any]:
+        """The fields that are set, and the message."""
+        data = {key: value for key, value in vars(self).items() if value not in (None, "", ())}
+        data["message"] = self.describe()
+        return data
+
+    @classmethod
+    def from_json(cls, metric: str, data: Any, where: str) -> Verdict:
+        """The verdict on `metric` that `to_json` wrote; a SchemaError names the JSON path of anything malformed."""
+        data = require_object(data, where)
+        interval = field(data, "interval", list, where, None)
+        if interval is not None and len(interval) != 2:
+            raise SchemaError(f"{where}.interval: expected [low, high], found {interval!r}")
+        return cls(
+            metric=metric,
+            status=cast(Status, choice(data, "status", STATUSES, where)),
+            current=optional_number(data, "current", where),
+            baseline=optional_number(data, "baseline", where),
+            unit=field(data, "unit", str, where, ""),
+            tolerance=number(data.get("tolerance"), f"{where}.tolerance"),
+            change=optional_number(data, "change", where),
+            interval=(
+                (number(interval[0], f"{where}.interval[0]"), number(interval[1], f"{where}.interval[1]"))
+                if interval is not None
+                else None
+            ),
+            drift=number(data.get("drift", 0.0), f"{where}.drift"),
+            flags=strings(data, "flags", where),
+            note=field(data, "note", str, where, ""),
+        )
+
+
+def judge(current: Metric, baseline: Optional[Metric], tolerance: float) -> Verdict:
+    """Compare one measured metric with its stored baseline under a relative `tolerance`."""
+    if not current.available:
+        return Verdict(
+            current.name,
+            UNAVAILABLE,
+            None,
+            baseline.value if baseline else None,
+            current.unit,
+            tolerance,
+            flags=current.flags,
+            note=current.unavailable or "",
+        )
+    new = Verdict(current.name, NEW, current.value, None, current.unit, tolerance, flags=current.flags)
+    if baseline is None or baseline.value is None:
+        return new
+    if baseline.unit != current.unit or baseline.better != current.better:
+        return dataclasses.replace(
+            new, note=f"baseline was in {baseline.unit!r} ({baseline.better} is better): not comparable"
+        )
+    cur, ref = current.value, baseline.value
+    assert cur is not None  # an available metric has a value
+    sampled = current.kind != "memory" and current.samples and baseline.samples
+    compared = dataclasses.replace(
+        new,
+        baseline=ref,
+        change=cur / ref - 1.0 if ref else None,
+        interval=ratio_of_medians_interval(baseline.samples, current.samples) if sampled else None,
+        drift=relative_spread(baseline.runs),
+    )
+    return dataclasses.replace(compared, status=classify(compared, current.kind, current.better, tolerance))
+
+
+def classify(verdict: Verdict, kind: Kind, better: Better, tolerance: float) -> Status:
+    """The status of a compared verdict's numbers under `tolerance` (its drift added), without resampling.
+
+    Timings and values regress only when the whole interval of current/baseline lies beyond the
+    allowance; memory when it grows beyond the tolerance plus MEMORY_SLACK_BYTES.
+    """
+    current, baseline = verdict.current, verdict.baseline
+    assert current is not None and baseline is not None, "classify needs a compared verdict"
+    if kind == "memory":
+        grew = current > baseline * (1 + tolerance) + MEMORY_SLACK_BYTES
+        shrank = current < baseline * (1 - tolerance) - MEMORY_SLACK_BYTES
+    else:
+        low, high = verdict.interval or _point_ratio(current, baseline)
+        allowed = tolerance + verdict.drift
+        grew, shrank = low - 1.0 > allowed, 1.0 - high > allowed
+    if not (grew or shrank):
+        return UNCHANGED
+    worse = grew if better == "lower" else shrank
+    return REGRESSED if worse else IMPROVED
+
+
+def _point_ratio(current: float, baseline: float) -> Tuple[float, float]:
+    """current/baseline as an interval of one point; a zero baseline makes any non-zero value a change."""
+    if baseline:
+        return current / baseline, current / baseline
+    ratio = 1.0 if current == 0 else float("inf") if current > 0 else float("-inf")
+    return ratio, ratio
+
+
+def limit_violation(metric: Metric, limit: float) -> Optional[str]:
+    """The failure text when `metric` breaks its absolute budget, else None."""
+    if metric.value is None:
+        budget = format_quantity(limit, metric.unit)
+        return f"{metric.name}: cannot check its limit {budget}: unavailable ({metric.unavailable})"
+    broken = metric.value > limit if metric.better == "lower" else metric.value < limit
+    if not broken:
+        return None
+    relation = "above" if metric.better == "lower" else "below"
+    return (
+        f"{metric.name} {format_quantity(metric.value, metric.unit)} is {relation} its limit "
+        f"{format_quantity(limit, metric.unit)}"
+    )
