@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    from ..llm.runner import LlmRunner
+    from ..recorder import PerfRecorder
+    from ..results import Better, Kind
 
 
 class BackendUnsupported(Exception):
@@ -18,8 +23,8 @@ class StatMetric:
     name: str
     value: float
     unit: str
-    kind: str = "value"
-    better: str = "lower"
+    kind: Kind = "value"
+    better: Better = "lower"
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ class Backend(ABC):
     ) -> CompiledModel:
         """Compile `module` for `example_inputs` and every batch size in `batch_sizes`."""
 
-    def llm(self, model: str, recorder: Any, **options: Any) -> Any:
+    def llm(self, model: str, recorder: PerfRecorder, **options: Any) -> LlmRunner:
         """An LLM runner for `model` (see the vllm backend); other backends do not run LLMs yet."""
         raise BackendUnsupported(f"aot_llm is not supported by the {self.name!r} backend yet")
 

@@ -9,7 +9,7 @@ per-round times become the test's `benchmark` metric and go through the same ver
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, cast
 
 import pytest
 
@@ -64,10 +64,12 @@ def is_gated(item: pytest.Item) -> bool:
 
 def keep_benchmark_stats(item: pytest.Item) -> None:
     """Record the benchmark's per-round times on the test's recorder (made here if the test has none)."""
-    fixture = item.funcargs["benchmark"]
+    # A gated item requests fixtures, so it is a test function; its fixture values are whatever they are.
+    funcargs: Mapping[str, Any] = cast(pytest.Function, item).funcargs
+    fixture = funcargs["benchmark"]
     recorder = item.stash.get(RECORDER_KEY, None)
     if recorder is None:
-        device = item.funcargs.get("aot_device", "cpu")
+        device = funcargs.get("aot_device", "cpu")
         recorder = PerfRecorder(item.nodeid, device, timer_for(device), session_of(item.config).settings.plan)
         item.stash[RECORDER_KEY] = recorder
     if fixture.stats is None:
