@@ -39,9 +39,12 @@ def synchronized(fn: Callable[..., Any], device: str) -> Callable[..., Any]:
 class SynchronizedBenchmark:
     """pytest-benchmark's fixture whose timed callables end with a device synchronisation."""
 
+    benchmark: Any
+    """The underlying pytest-benchmark fixture (for extra_info, group, ...)."""
+    device: str
+
     def __init__(self, benchmark: Any, device: str) -> None:
         self.benchmark = benchmark
-        """The underlying pytest-benchmark fixture (for extra_info, group, ...)."""
         self.device = device
 
     def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
