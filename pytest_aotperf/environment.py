@@ -99,4 +99,5 @@ def _driver_version() -> Optional[str]:
         return None
     import pynvml
 
-    return pynvml.nvmlSystemGetDriverVersion()
+    version: str = pynvml.nvmlSystemGetDriverVersion()
+    return version

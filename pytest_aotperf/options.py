@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar
 
 import pytest
 
 from .backends import KNOWN_BACKENDS
 from .measure.timing import SamplingPlan
 from .units import QuantityError, parse_percent
+
+if TYPE_CHECKING:
+    from .metrics import Kind
+
+Number = TypeVar("Number", int, float)
 
 DEFAULT_BACKENDS = "eager"
 
@@ -34,8 +39,8 @@ def parse_tolerance(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
+def _positive(kind: Callable[[str], Number]) -> Callable[[str], Number]:
+    def parse(text: str) -> Number:
         try:
             value = kind(text)
         except ValueError:
@@ -185,7 +190,7 @@ class Settings:
             "history": self.history,
         }
 
-    def default_tolerance(self, kind: str) -> float:
+    def default_tolerance(self, kind: Kind) -> float:
         return {"memory": self.memory_tolerance, "duration": self.duration_tolerance}.get(kind, self.tolerance)
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    from ..llm.runner import LlmRunner
+    from ..recorder import PerfRecorder
 
 from ..metrics import Better, Kind, Metric
 
@@ -77,7 +81,7 @@ class Backend(ABC):
     ) -> CompiledModel:
         """Compile `module` for `example_inputs` and every batch size in `batch_sizes`."""
 
-    def llm(self, model: str, recorder: Any, **options: Any) -> Any:
+    def llm(self, model: str, recorder: PerfRecorder, **options: Any) -> LlmRunner:
         """An LLM runner for `model` (see the vllm backend); other backends do not run LLMs yet."""
         raise BackendUnsupported(f"aot_llm is not supported by the {self.name!r} backend yet")
 

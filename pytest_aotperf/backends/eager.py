@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 from .base import Backend, CompiledModel, CompileStats
 
 
@@ -9,7 +11,9 @@ class EagerBackend(Backend):
     name = "eager"
     slow_compile = False
 
-    def compile(self, module, example_inputs, batch_sizes, **options):
+    def compile(
+        self, module: Any, example_inputs: Sequence[Any], batch_sizes: Sequence[int], **options: Any
+    ) -> CompiledModel:
         if options:
             raise TypeError(f"the eager backend takes no compile options, got {sorted(options)}")
         return CompiledModel(module, CompileStats(details={"backend": "eager"}))

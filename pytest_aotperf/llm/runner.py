@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from .engine import Engine
+
+if TYPE_CHECKING:
+    from ..recorder import PerfRecorder
 
 BENCH_PROMPT_ID_LIMIT = 10000
 """vLLM's latency benchmark draws prompt ids below 10000; so do we (below the vocabulary if smaller)."""
@@ -26,7 +29,7 @@ class Generation:
 class LlmRunner:
     """Generates with one engine and records what it measures on the test's recorder."""
 
-    def __init__(self, engine: Engine, recorder: Any, built_now: bool) -> None:
+    def __init__(self, engine: Engine, recorder: PerfRecorder, built_now: bool) -> None:
         self._engine = engine
         self._recorder = recorder
         record_build(recorder, engine, built_now)
@@ -97,7 +100,15 @@ class LlmRunner:
         )
         return Generation(tuple(latencies), tuple(ttfts), tuple(tpots), tuple(throughputs))
 
-    def _record(self, latencies, ttfts, tpots, throughputs, output_len: int, shape: dict) -> None:
+    def _record(
+        self,
+        latencies: List[float],
+        ttfts: List[float],
+        tpots: List[float],
+        throughputs: List[float],
+        output_len: int,
+        shape: Dict[str, int],
+    ) -> None:
         recorder = self._recorder
         recorder.record_samples("latency", latencies, unit="s", context=shape)
         recorder.record_samples(
@@ -145,7 +156,7 @@ def without_cache_state(name: str) -> str:
     return name.replace("_cold_s", "_s").replace("_warm_s", "_s")
 
 
-def record_build(recorder: Any, engine: Engine, built_now: bool) -> None:
+def record_build(recorder: PerfRecorder, engine: Engine, built_now: bool) -> None:
     """Engine build time, compilation, CUDA-graph capture and the worker's GPU memory peaks."""
     report = engine.report
     worker = report.worker

@@ -41,7 +41,9 @@ def read_clock() -> "ClockReading | None":
     return ClockReading(clock, tuple(name for bit, name in _throttle_reasons().items() if mask & bit))
 
 
-def health_context(before: "ClockReading | None", after: "ClockReading | None") -> Tuple[dict, Tuple[str, ...]]:
+def health_context(
+    before: "ClockReading | None", after: "ClockReading | None"
+) -> Tuple[Dict[str, object], Tuple[str, ...]]:
     """The context to store with a timing and its flags (`throttled` when either reading was)."""
     if before is None or after is None:
         return {}, ()

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from ..results import Metric
+from ..metrics import Metric
 from .nvml import nvml_device
 
 GPU_PEAK_ALLOCATED = "gpu_peak_allocated"

@@ -30,7 +30,8 @@ def nvml_device() -> NvmlDevice:
 
         if torch.cuda.is_available():
             props = torch.cuda.get_device_properties(torch.cuda.current_device())
-            bus_id = f"{props.pci_domain_id:08x}:{props.pci_bus_id:02x}:{props.pci_device_id:02x}.0"
+            # torch's stub of _CudaDeviceProperties lacks the PCI fields that its builds have
+            bus_id = f"{props.pci_domain_id:08x}:{props.pci_bus_id:02x}:{props.pci_device_id:02x}.0"  # type: ignore[attr-defined]
             return NvmlDevice(pynvml.nvmlDeviceGetHandleByPciBusId(bus_id))
     except (ImportError, AttributeError, pynvml.NVMLError):
         pass  # fall through to the first device; torch's view of it is not needed to read NVML

@@ -53,7 +53,9 @@ class CpuTimer:
     def block_for(self, estimate_s: float) -> int:
         return max(1, math.ceil(self._min_block_s / estimate_s - 1e-9)) if estimate_s > 0 else 1
 
-    def time_calls(self, fn, count, between=None, block=1):
+    def time_calls(
+        self, fn: Callable[[], Any], count: int, between: Optional[Callable[[], Any]] = None, block: int = 1
+    ) -> List[float]:
         clock = self._clock_ns
         elapsed = [0] * count
         calls = range(block)
@@ -70,7 +72,9 @@ class CpuTimer:
 class CudaEventTimer:
     """CUDA events around each call on the current stream, one synchronisation at the end."""
 
-    def time_calls(self, fn, count, between=None, block=1):
+    def time_calls(
+        self, fn: Callable[[], Any], count: int, between: Optional[Callable[[], Any]] = None, block: int = 1
+    ) -> List[float]:
         import torch
 
         starts = [torch.cuda.Event(enable_timing=True) for _ in range(count)]

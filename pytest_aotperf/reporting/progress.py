@@ -16,7 +16,7 @@ def progress_step(config: Optional[pytest.Config], text: str) -> Iterator[None]:
     `config` may be None (a backend used outside pytest): then nothing is printed.
     """
     reporter = config.pluginmanager.get_plugin("terminalreporter") if config is not None else None
-    if reporter is None or config.get_verbosity() < 0:
+    if config is None or reporter is None or config.get_verbosity() < 0:
         yield
         return
     _write(config, reporter, f"aotperf: {text} ...")
@@ -25,7 +25,7 @@ def progress_step(config: Optional[pytest.Config], text: str) -> Iterator[None]:
     _write(config, reporter, f"aotperf: {text}: done in {time.perf_counter() - start:.1f} s")
 
 
-def _write(config: pytest.Config, reporter, line: str) -> None:
+def _write(config: pytest.Config, reporter: pytest.TerminalReporter, line: str) -> None:
     """Write around output capturing, as pytest's live logging does."""
     capture = config.pluginmanager.get_plugin("capturemanager")
     if capture is None:
