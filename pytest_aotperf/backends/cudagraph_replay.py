@@ -58,6 +58,12 @@ class _Replay:
     """One graph set's way to serve a route: the graph, the input buffers to fill, how to return outputs."""
 
     __slots__ = ("launch", "inputs", "copy_in", "shapes", "output", "padded", "copies", "free", "lend", "calls")
+    copy_in: Callable[[Any], Any]
+    """Fills the first input buffer (the only one, mostly): bound once, as is `launch`."""
+    free: Callable[[], bool]
+    """Whether this set may replay now (outputs the caller holds would be overwritten)."""
+    lend: Callable[[], None]
+    """Notes that the call's outputs are lent out (they are views of this graph's static outputs)."""
 
     def __init__(
         self,
@@ -72,15 +78,12 @@ class _Replay:
         self.launch = graph.replay
         self.inputs = inputs
         self.copy_in = inputs[0].copy_
-        """Fills the first input buffer (the only one, mostly): bound once, as is `launch`."""
         self.shapes = tuple(buffer.shape for buffer in inputs)
         self.output = output
         self.padded = padded
         self.copies = copies
         self.free = free
-        """Whether this set may replay now (outputs the caller holds would be overwritten)."""
         self.lend = lend
-        """Notes that the call's outputs are lent out (they are views of this graph's static outputs)."""
         self.calls = 0
 
 
@@ -115,13 +118,15 @@ class GraphSet:
     lends again only once they are released.
     """
 
+    _owned: Dict[int, List[Tuple[int, int]]]
+    """Per batch size: each output storage of its graph, with its reference count without the caller."""
+
     def __init__(self, mode: str) -> None:
         import torch
 
         self.mode = mode
         self.captured: Dict[int, CapturedGraph] = {}
-        self._owned: Dict[int, List[Tuple[int, int]]] = {}
-        """Per batch size: each output storage of its graph, with its reference count without the caller."""
+        self._owned = {}
         self._lent: List[Tuple[int, int]] = []
         self._use_count: Callable[[int], int] = torch._C._storage_Use_Count
 
@@ -175,6 +180,11 @@ class CudaGraphModel(CompiledModel):
     Its statistics are the capture's (`captured`) plus the live counters of the calls so far.
     """
 
+    compiled: Callable[..., Any]
+    """The torch.compile'd module the graphs were captured from (it serves the ungraphed calls)."""
+    _routes: Dict[Any, Tuple[_Replay, ...]]
+    """Per shape of input 0 a graph serves: each set's way to serve it."""
+
     def __init__(
         self,
         compiled: Callable[..., Any],
@@ -184,11 +194,9 @@ class CudaGraphModel(CompiledModel):
     ) -> None:
         super().__init__(compiled, captured)
         self.compiled = compiled
-        """The torch.compile'd module the graphs were captured from (it serves the ungraphed calls)."""
         self._keep_alive = tuple(keep_alive)
         by_size = sets[0].captured if sets else {}
-        self._routes: Dict[Any, Tuple[_Replay, ...]] = {}
-        """Per shape of input 0 a graph serves: each set's way to serve it."""
+        self._routes = {}
         for rows, size in batch_routes(list(by_size)).items():
             if rows == size or by_size[size].can_pad():
                 replays = tuple(graph_set.replay_for(size, rows) for graph_set in sets)

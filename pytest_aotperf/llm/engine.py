@@ -29,23 +29,13 @@ class BuildReport:
 
 
 class Engine:
-    """A running `vllm.LLM`, its model, the options it was built with and its build report."""
+    """A running `vllm.LLM`, its model, its build report and the configuration it runs with."""
 
-    def __init__(
-        self,
-        llm: Any,
-        spec: ModelSpec,
-        options: EngineOptions,
-        report: BuildReport,
-        effective_config: Mapping[str, Any],
-        tap: ChildOutputTap,
-    ) -> None:
+    def __init__(self, llm: Any, spec: ModelSpec, report: BuildReport, effective_config: Mapping[str, Any]) -> None:
         self.llm = llm
         self.spec = spec
-        self.options = options
         self.report = report
         self.effective_config = effective_config
-        self.tap = tap
 
     def shutdown(self) -> None:
         """Stop the engine core (its child processes exit and give their memory back)."""
@@ -82,7 +72,7 @@ def build_engine(model: str, options: Mapping[str, Any], device: str) -> Engine:
     build_s = time.perf_counter() - start
     worker = llm.collective_rpc("aotperf_report")[0]
     report = BuildReport(build_s=build_s, worker=worker, graph_capture=buildlog.graph_capture(tap.lines()))
-    return Engine(llm, spec, resolved, report, effective_config(release.version, device, resolved, worker), tap)
+    return Engine(llm, spec, report, effective_config(release.version, device, resolved, worker))
 
 
 def effective_config(version: str, device: str, options: EngineOptions, worker: Mapping[str, Any]) -> Dict[str, Any]:
