@@ -79,6 +79,7 @@ def append_run(db: Path, report: Mapping[str, Any]) -> int:
             "INSERT INTO runs (time, machine, commit_id) VALUES (?, ?, ?)",
             (environment.get("time") or "", report["machine"], environment.get("commit")),
         ).lastrowid
+        assert run is not None  # an INSERT always sets it
         connection.executemany(
             "INSERT INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
