@@ -12,8 +12,10 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from .baselines.record import record_reports
 from .baselines.refresh import KEPT
 from .baselines.storage import BaselineError, baseline_files, load_file, write_atomic
+from .history_store import load_series
 from .interop.benchmark_json import write_benchmark_json
-from .reporting.history import DEFAULT_WINDOW, history_html, history_lines, load_series
+from .measure.trend import DEFAULT_WINDOW
+from .reporting.history import history_html, history_lines
 from .reporting.html import write_html
 from .reporting.json_report import load_report
 from .reporting.markdown import render_markdown, write_markdown

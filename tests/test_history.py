@@ -4,14 +4,9 @@ import pytest
 from fake_timer import CONFTEST
 
 from pytest_aotperf.cli import main
-from pytest_aotperf.reporting.history import (
-    append_run,
-    detect_drift,
-    history_html,
-    kendall_tau,
-    load_series,
-    theil_sen_slope,
-)
+from pytest_aotperf.history_store import append_run, load_series
+from pytest_aotperf.measure.trend import detect_drift, kendall_tau, theil_sen_slope
+from pytest_aotperf.reporting.history import history_html
 
 NIGHTLY_CREEP = [1.000, 1.018, 1.031, 1.052, 1.060, 1.083, 1.095, 1.118, 1.126, 1.149]
 """Latency (ms) of ten nights, each at most ~2% slower than the night before: +15% in all."""
