@@ -15,7 +15,7 @@ from .baselines.storage import BaselineError, baseline_files, load_file, write_a
 from .history_store import load_series
 from .interop.benchmark_json import write_benchmark_json
 from .measure.trend import DEFAULT_WINDOW
-from .reporting.history import history_html, history_lines
+from .reporting.history import change_lines, history_html, history_lines
 from .reporting.html import write_html
 from .reporting.json_report import load_report
 from .reporting.markdown import render_markdown, write_markdown
@@ -86,6 +86,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         help=f"runs the drift detection looks at (default {DEFAULT_WINDOW})",
     )
     history.add_argument("--html", type=Path, metavar="OUT", help="also write plots to this HTML page")
+    history.add_argument("--changes", action="store_true", help="list the runs where the metric stepped to a new level")
     args, rest = parser.parse_known_args(argv)
     if args.command != "refresh" and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -100,7 +101,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "report":
         return render_report(args.report, args.html, args.md, args.benchmark_json)
     if args.command == "history":
-        return show_history(args.db, args.metric, args.test, args.machine, args.window, args.html)
+        return show_history(args.db, args.metric, args.test, args.machine, args.window, args.html, args.changes)
     return compare_reports(args.first, args.second)
 
 
@@ -137,7 +138,13 @@ def render_report(path: Path, html: Optional[Path], md: Optional[Path], benchmar
 
 
 def show_history(
-    db: Path, metric: str, test: Optional[str], machine: Optional[str], window: int, html: Optional[Path]
+    db: Path,
+    metric: str,
+    test: Optional[str],
+    machine: Optional[str],
+    window: int,
+    html: Optional[Path],
+    changes: bool = False,
 ) -> int:
     try:
         series = load_series(db, metric, test, machine)
@@ -147,7 +154,7 @@ def show_history(
     if not series:
         matching = f" for tests matching {test!r}" if test else ""
         print(f"aotperf history: no runs in {db} recorded {metric!r}{matching}")
-    print("\n".join(history_lines(series, metric, window)))
+    print("\n".join(change_lines(series, metric) if changes else history_lines(series, metric, window)))
     if html:
         write_atomic(html, history_html(series, metric, window))
     return 0

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from .baselines.entries import StoredMetric
+from .measure.noise import Allowance
 from .measure.stats import ratio_of_medians_interval, relative_spread
 from .results import Metric
 from .units import format_quantity
@@ -47,6 +48,8 @@ class Verdict:
         )
         if self.drift:
             tolerance += f" + run-to-run drift {self.drift:.1%}"
+        if self.note:
+            tolerance += f", {self.note}"
         current, baseline = format_quantity(self.current, self.unit), format_quantity(self.baseline, self.unit)
         text = f"{label} {current} vs baseline {baseline} ({change}, {tolerance})"
         if self.flags:
@@ -54,8 +57,16 @@ class Verdict:
         return text
 
 
-def judge(current: Metric, stored: Optional[StoredMetric], tolerance: float) -> Verdict:
-    """Compare one measured metric with its stored baseline under a relative `tolerance`."""
+def judge(
+    current: Metric, stored: Optional[StoredMetric], tolerance: float, allowance: Optional[Allowance] = None
+) -> Verdict:
+    """Compare one measured metric with its stored baseline under a relative `tolerance`.
+
+    With an `allowance` (the metric's band learned from the run history, `measure.noise.history_allowance`),
+    a metric other than memory is judged by it instead: its value against the band around the history's mean.
+    """
+    if allowance is not None and current.available and current.kind != "memory":
+        return _judge_by_history(current, allowance)
     base = dict(metric=current.name, unit=current.unit, tolerance=tolerance, flags=current.flags)
     if not current.available:
         return Verdict(
@@ -89,6 +100,23 @@ def judge(current: Metric, stored: Optional[StoredMetric], tolerance: float) -> 
             (cur / ref, cur / ref) if ref else _zero_ratio(cur), tolerance + drift, current.better
         )
     return Verdict(status=status, current=cur, baseline=ref, change=change, interval=interval, drift=drift, **base)
+
+
+def _judge_by_history(current: Metric, allowance: Allowance) -> Verdict:
+    value, reference = current.value, allowance.reference
+    worse = value > allowance.high if current.better == "lower" else value < allowance.low
+    better = value < allowance.low if current.better == "lower" else value > allowance.high
+    return Verdict(
+        metric=current.name,
+        status=REGRESSED if worse else IMPROVED if better else UNCHANGED,
+        current=value,
+        baseline=reference,
+        unit=current.unit,
+        tolerance=allowance.fraction(current.better),
+        change=value / reference - 1,
+        flags=current.flags,
+        note=allowance.describe(),
+    )
 
 
 def _interval_status(interval: Tuple[float, float], allowed: float, better: str) -> str:

@@ -15,6 +15,7 @@ CREATE TABLE IF NOT EXISTS measurements (
     run INTEGER NOT NULL REFERENCES runs(id), nodeid TEXT NOT NULL, test TEXT NOT NULL, backend TEXT NOT NULL,
     metric TEXT NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL, better TEXT NOT NULL,
     baseline REAL, tolerance REAL NOT NULL, status TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS measurements_by_metric ON measurements (nodeid, metric);
 """
 
 
@@ -82,3 +83,16 @@ def load_series(
         for name, backend, *point in connection.execute(query, (metric, test or "", machine, machine)):
             series.setdefault((name, backend), []).append(Point(*point))
     return series
+
+
+def load_run_values(db: Path, machine: str, nodeid: str, backend: str, metric: str, unit: str) -> Tuple[float, ...]:
+    """The earlier runs' values of one metric of one test on `machine`, oldest first, in `unit` only (none before
+    the first run has made the database)."""
+    if not Path(db).exists():
+        return ()
+    query = (
+        "SELECT m.value FROM measurements m JOIN runs r ON r.id = m.run WHERE r.machine = ? AND m.nodeid = ? "
+        "AND m.backend = ? AND m.metric = ? AND m.unit = ? ORDER BY r.id"
+    )
+    with closing(sqlite3.connect(db)) as connection:
+        return tuple(value for (value,) in connection.execute(query, (machine, nodeid, backend, metric, unit)))

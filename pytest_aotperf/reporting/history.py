@@ -1,4 +1,5 @@
-"""The run history as people read it: per test, a metric's values over runs (text or HTML plots) and any drift."""
+"""The run history as people read it: per test, a metric's values over runs (text or HTML plots) beside the band
+each run was allowed by the runs before it, any drift, and the runs where the metric stepped to a new level."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 
 from ..compare import REGRESSED
 from ..history_store import Point
+from ..measure.noise import Allowance, history_allowance, level_steps
 from ..measure.trend import DEFAULT_WINDOW, Drift, detect_drift
 from ..units import format_quantity
 from .html import line_plot, page, status_color, tolerance_band
@@ -17,36 +19,72 @@ def series_drift(points: Sequence[Point], window: int = DEFAULT_WINDOW) -> Optio
     return detect_drift([p.value for p in points], points[-1].tolerance, points[-1].better, window)
 
 
+def run_bands(points: Sequence[Point]) -> List[Optional[Allowance]]:
+    """For each run, and then for the next one, the band the runs before it allow (None with too few of them)."""
+    values = [p.value for p in points]
+    tolerances = [p.tolerance for p in points] + [points[-1].tolerance]
+    return [history_allowance(values[:index], tolerances[index]) for index in range(len(points) + 1)]
+
+
 def history_lines(
     series: Mapping[Tuple[str, str], Sequence[Point]], metric: str, window: int = DEFAULT_WINDOW
 ) -> List[str]:
-    """Per test: one line per run (time, commit, value, change from the first run), then any drift."""
+    """Per test: one line per run (time, commit, value, change from the first run, the band the earlier runs
+    allowed it, `outside` when it fell beyond), the band of the next run, then any drift."""
     lines = []
     for (test, backend), points in series.items():
-        first = points[0].value
+        first, bands = points[0].value, run_bands(points)
         lines.append(f"{test} ({backend}) {metric}: {len(points)} run(s)")
-        for point in points:
+        for point, band in zip(points, bands):
             change = f"{point.value / first - 1:+.1%}" if first else ""
             lines.append(
                 f"  {point.time:25}  {(point.commit or '-')[:10]:10}  "
-                f"{format_quantity(point.value, point.unit):>12}  {change}"
+                f"{format_quantity(point.value, point.unit):>12}  {change:<7}  {_band_text(band, point)}".rstrip()
             )
+        if bands[-1] is not None:
+            lines.append(f"  next run: {_band_text(bands[-1], points[-1])}")
         drift = series_drift(points, window)
         if drift is not None:
             lines.append(f"  DRIFT {test} ({backend}) {metric}: {drift.describe()}")
     return lines
 
 
+def change_lines(series: Mapping[Tuple[str, str], Sequence[Point]], metric: str) -> List[str]:
+    """Per test, the runs where `metric` stepped to a new level, with the commits on either side."""
+    lines = []
+    for (test, backend), points in series.items():
+        steps = level_steps([p.value for p in points])
+        lines.append(f"{test} ({backend}) {metric}: {len(steps)} step(s) in {len(points)} run(s)")
+        for step in steps:
+            before, after = points[step.index - 1], points[step.index]
+            lines.append(
+                f"  {after.time:25}  {(before.commit or '-')[:10]} -> {(after.commit or '-')[:10]}  "
+                f"{format_quantity(step.before, after.unit)} -> {format_quantity(step.after, after.unit)}  "
+                f"({step.change:+.1%})"
+            )
+    return lines
+
+
+def _band_text(band: Optional[Allowance], point: Point) -> str:
+    if band is None:
+        return ""
+    low, high = format_quantity(band.low, point.unit), format_quantity(band.high, point.unit)
+    outside = not band.low <= point.value <= band.high
+    return f"band {low} .. {high} ({band.runs} runs){'  outside' if outside else ''}"
+
+
 def history_html(series: Mapping[Tuple[str, str], Sequence[Point]], metric: str, window: int = DEFAULT_WINDOW) -> str:
-    """A page with one plot per test of `metric` over runs; the band is the latest baseline's tolerance."""
+    """A page with one plot per test of `metric` over runs: shaded, the latest baseline's tolerance;
+    dashed, the band each run was allowed by the runs before it."""
     parts = []
     for (test, backend), points in series.items():
         last = points[-1]
         drift = series_drift(points, window)
         note = f"<p style='color:{status_color(REGRESSED)}'><b>{escape(drift.describe())}</b></p>" if drift else ""
         labels = [(f"{p.time[:10]} {(p.commit or '')[:7]}".strip(), p.value) for p in points]
+        bands = [(b.low, b.high) if b is not None else None for b in run_bands(points)[:-1]]
         parts.append(
             f"<h2>{escape(test)} <span class='meta'>({escape(backend)})</span></h2>{note}"
-            + line_plot(labels, last.unit, tolerance_band(last.baseline, last.tolerance))
+            + line_plot(labels, last.unit, tolerance_band(last.baseline, last.tolerance), bounds=bands)
         )
     return page(f"aotperf history: {metric}", "".join(parts) or "<p>No runs recorded this metric.</p>")
