@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .ab.command import add_ab_command, run_ab
 from .baselines.record import record_reports
 from .baselines.refresh import KEPT
 from .baselines.storage import BaselineError, baseline_files, load_file, write_atomic
@@ -87,7 +88,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     history.add_argument("--html", type=Path, metavar="OUT", help="also write plots to this HTML page")
     history.add_argument("--changes", action="store_true", help="list the runs where the metric stepped to a new level")
+    add_ab_command(commands)
     args, rest = parser.parse_known_args(argv)
+    if args.command == "ab":
+        return run_ab(args, rest)
     if args.command != "refresh" and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "refresh":

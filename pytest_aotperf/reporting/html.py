@@ -45,6 +45,8 @@ def render_html(report: Mapping[str, Any]) -> str:
         f" · device {escape(str(environment.get('device', '')))}</div>",
         _table(rows),
     ]
+    if "comparison" in report:
+        parts.insert(1, f"<p><b>{escape(report['comparison']['description'])}</b></p>")
     reasons = unavailable_reasons(report)
     if reasons:
         parts.append(

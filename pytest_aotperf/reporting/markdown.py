@@ -85,6 +85,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"commit `{report['environment'].get('commit') or 'unknown'}`.",
         "",
     ]
+    if "comparison" in report:
+        lines += [f"**{report['comparison']['description']}**", ""]
     for status, title in ((REGRESSED, "Regressions"), (IMPROVED, "Improvements")):
         chosen = [r for r in rows if r.status == status]
         if chosen:
