@@ -130,7 +130,7 @@ def split_base(root: Path, rest: Sequence[str]) -> Tuple[Optional[str], List[str
         return None, list(rest)
     if commit_of(root, rest[0]):
         return rest[0], list(rest[1:])
-    if Path(rest[0].split("::")[0]).exists():
+    if rest[0] and Path(rest[0].split("::")[0]).exists():
         return None, list(rest)
     raise AbError(f"BASE {rest[0]!r} names no commit in {root} (nor is it a path for pytest)")
 
