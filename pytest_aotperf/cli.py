@@ -9,11 +9,14 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .ab.command import add_ab_command, run_ab
 from .atomic import write_atomic
 from .baselines.files import BaselineError, baseline_files, load_file
 from .baselines.from_reports import refresh_from_reports
+from .history_store import load_series
 from .interop.benchmark_json import write_benchmark_json
-from .reporting.history import DEFAULT_WINDOW, history_html, history_lines, load_series
+from .measure.trend import DEFAULT_WINDOW
+from .reporting.history import change_lines, history_html, history_lines
 from .reporting.html import write_html
 from .reporting.markdown import render_markdown, write_markdown
 from .reporting.rows import render_table
@@ -95,13 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"runs the drift detection looks at (default {DEFAULT_WINDOW})",
     )
     history.add_argument("--html", type=Path, metavar="OUT", help="also write plots to this HTML page")
+    history.add_argument("--changes", action="store_true", help="list the runs where the metric stepped to a new level")
+    add_ab_command(commands)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
-    passes_to_pytest = args.command == "refresh" and not args.from_reports
+    passes_to_pytest = args.command == "ab" or args.command == "refresh" and not args.from_reports
     if rest and not passes_to_pytest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
@@ -186,7 +191,8 @@ def history_command(args: argparse.Namespace, _: List[str]) -> int:
     if not series:
         matching = f" for tests matching {args.test!r}" if args.test else ""
         print(f"aotperf history: no runs in {args.db} recorded {args.metric!r}{matching}")
-    print("\n".join(history_lines(series, args.metric, args.window)))
+    lines = change_lines(series, args.metric) if args.changes else history_lines(series, args.metric, args.window)
+    print("\n".join(lines))
     if args.html:
         write_atomic(args.html, history_html(series, args.metric, args.window))
     return 0
@@ -248,6 +254,7 @@ COMMANDS: Dict[str, Callable[[argparse.Namespace, List[str]], int]] = {
     "compare": compare_command,
     "report": report_command,
     "history": history_command,
+    "ab": run_ab,
 }
 
 if __name__ == "__main__":

@@ -129,6 +129,13 @@ OPTIONS = (
         "--aot-history", "append the run to the SQLite history at PATH (see `aotperf history`)", None, metavar="PATH"
     ),
     Option(
+        "--aot-history-min-runs",
+        "with --aot-history: a metric with this many earlier runs here is judged by their noise band",
+        10,
+        _positive(int),
+        metavar="N",
+    ),
+    Option(
         "--aot-benchmark-json",
         "write the run's timings to PATH in pytest-benchmark's JSON format",
         None,
@@ -177,6 +184,7 @@ class Settings:
     prior_runs: Tuple[Path, ...]
     report_md: Optional[Path] = None
     history: Optional[Path] = None
+    history_min_runs: int = 10
     benchmark_json: Optional[Path] = None
     gate_benchmarks: bool = False
 
@@ -220,6 +228,7 @@ def read_settings(config: pytest.Config) -> Settings:
         prior_runs=tuple(Path(p) for p in str(values["aot_prior_runs"]).split(",") if p),
         report_md=_path(values["aot_report_md"]),
         history=_path(values["aot_history"]),
+        history_min_runs=values["aot_history_min_runs"],
         benchmark_json=_path(values["aot_benchmark_json"]),
         gate_benchmarks=bool(values["aot_gate_benchmarks"]),
     )

@@ -9,11 +9,11 @@ import pytest
 
 from .baselines.files import BaselineError, machines_with_baselines
 from .fixtures import aot_backend, aot_compile, aot_device, aot_llm, aot_perf, aot_timer, backend_name  # noqa: F401
+from .history_store import append_run
 from .interop.benchmark_json import write_benchmark_json
 from .interop.gate import aot_benchmark, is_gated, keep_benchmark_stats  # noqa: F401
 from .marks import MARKER_HELP, marker_spec
 from .options import add_options, read_settings
-from .reporting.history import append_run
 from .reporting.markdown import write_markdown
 from .reporting.terminal import summary_lines
 from .results import PerfTestId, ReportError, load_report, run_values, write_report

@@ -114,9 +114,12 @@ class RunReport:
     settings: Mapping[str, str]
     baselines_written: Tuple[str, ...]
     tests: Tuple[PerfTestResult, ...]
+    comparison: Optional[Mapping[str, Any]] = None
+    """Set when the verdicts judge one tree against another (`aotperf ab`), not against stored baselines;
+    its `description` says what was compared."""
 
     def to_json(self) -> Dict[str, Any]:
-        return {
+        data = {
             "schema": REPORT_SCHEMA,
             "machine": self.machine,
             "environment": dict(self.environment),
@@ -124,6 +127,13 @@ class RunReport:
             "baselines_written": list(self.baselines_written),
             "tests": [test.to_json() for test in self.tests],
         }
+        if self.comparison is not None:
+            data["comparison"] = dict(self.comparison)
+        return data
+
+    @property
+    def comparison_description(self) -> Optional[str]:
+        return str(self.comparison["description"]) if self.comparison is not None else None
 
     @classmethod
     def from_json(cls, data: Any, where: str = "report") -> RunReport:
@@ -131,12 +141,16 @@ class RunReport:
         if data.get("schema") != REPORT_SCHEMA:
             raise SchemaError(f"{where}: not a pytest-aotperf report (expected schema {REPORT_SCHEMA!r})")
         tests = json_field(data, "tests", list, where)
+        comparison = json_field(data, "comparison", dict, where, None)
+        if comparison is not None:
+            json_field(comparison, "description", str, f"{where}.comparison")
         return cls(
             machine=json_field(data, "machine", str, where),
             environment=json_field(data, "environment", dict, where),
             settings=json_field(data, "settings", dict, where, {}),
             baselines_written=strings(data, "baselines_written", where),
             tests=tuple(PerfTestResult.from_json(t, f"{where}.tests[{i}]") for i, t in enumerate(tests)),
+            comparison=comparison,
         )
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .backends import Backend, create_backend
 from .baselines.refresh import RefreshRequest
 from .baselines.store import BaselineStore
 from .environment import collect_environment, machine_key
+from .history_store import load_run_values
 from .marks import MarkerSpec
+from .measure.noise import Allowance, history_allowance
 from .metrics import Metric
 from .options import Settings
 from .results import PerfTestId, PerfTestResult, RunReport
@@ -69,18 +71,26 @@ class AotPerfSession:
         """Verdicts and failures of a test that ran, each metric under its tolerance; nothing is written."""
         settings = self.settings
         entry = self.store.entry(test.backend, test.module, test.name)
-        verdicts = tuple(
-            judge(
-                metric,
-                entry.metrics.get(metric.name) if entry else None,
-                spec.tolerance_for(metric.name, settings.default_tolerance(metric.kind)),
-            )
-            for metric in metrics
-        )
+        verdicts = []
+        for metric in metrics:
+            tolerance = spec.tolerance_for(metric.name, settings.default_tolerance(metric.kind))
+            baseline = entry.metrics.get(metric.name) if entry else None
+            verdicts.append(judge(metric, baseline, tolerance, self._history_band(test, metric, tolerance)))
         failures = _limit_failures(metrics, spec)
         if not settings.refresh:
             failures += _verdict_failures(test, verdicts, settings)
-        return PerfTestResult(test, metrics, verdicts, tuple(failures), config=config)
+        return PerfTestResult(test, metrics, tuple(verdicts), tuple(failures), config=config)
+
+    def _history_band(self, test: PerfTestId, metric: Metric, tolerance: float) -> Optional[Allowance]:
+        """The metric's band from the run history (--aot-history), when it holds enough earlier runs here.
+
+        Only when checking: a refresh judges against the stored baseline, which it may rewrite.
+        """
+        history = self.settings.history
+        if history is None or self.settings.refresh:
+            return None
+        runs = load_run_values(history, self.machine, test.nodeid, test.backend, metric.name, metric.unit)
+        return history_allowance(runs, tolerance, min_runs=self.settings.history_min_runs)
 
     def refresh(self, result: PerfTestResult) -> PerfTestResult:
         """Stage the test's new baseline entry from its judged result; the result with what changed."""
@@ -130,7 +140,7 @@ def _limit_failures(metrics: Tuple[Metric, ...], spec: MarkerSpec) -> List[str]:
     return failures
 
 
-def _verdict_failures(test: PerfTestId, verdicts: Tuple[Verdict, ...], settings: Settings) -> List[str]:
+def _verdict_failures(test: PerfTestId, verdicts: Sequence[Verdict], settings: Settings) -> List[str]:
     label = f"{test.name} (backend {test.backend})"
     failures = []
     for verdict in verdicts:

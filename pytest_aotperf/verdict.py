@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Dict, Literal, Optional, Tuple, cast
 
+from .measure.noise import Allowance
 from .measure.stats import ratio_of_medians_interval, relative_spread
 from .metrics import Better, Kind, Metric
 from .schema import SchemaError, choice, field, number, optional_number, require_object, strings
@@ -56,6 +57,8 @@ class Verdict:
         )
         if self.drift:
             tolerance += f" + run-to-run drift {self.drift:.1%}"
+        if self.note:
+            tolerance += f", {self.note}"
         current, baseline = format_quantity(self.current, self.unit), format_quantity(self.baseline, self.unit)
         text = f"{label} {current} vs baseline {baseline} ({change}, {tolerance})"
         if self.flags:
@@ -94,8 +97,16 @@ class Verdict:
         )
 
 
-def judge(current: Metric, baseline: Optional[Metric], tolerance: float) -> Verdict:
-    """Compare one measured metric with its stored baseline under a relative `tolerance`."""
+def judge(
+    current: Metric, baseline: Optional[Metric], tolerance: float, allowance: Optional[Allowance] = None
+) -> Verdict:
+    """Compare one measured metric with its stored baseline under a relative `tolerance`.
+
+    With an `allowance` (the metric's band learned from the run history, `measure.noise.history_allowance`),
+    a metric other than memory is judged by it instead: its value against the band around the history's mean.
+    """
+    if allowance is not None and current.value is not None and current.kind != "memory":
+        return _judge_by_history(current, current.value, allowance)
     if not current.available:
         return Verdict(
             current.name,
@@ -125,6 +136,23 @@ def judge(current: Metric, baseline: Optional[Metric], tolerance: float) -> Verd
         drift=relative_spread(baseline.runs),
     )
     return dataclasses.replace(compared, status=classify(compared, current.kind, current.better, tolerance))
+
+
+def _judge_by_history(current: Metric, value: float, allowance: Allowance) -> Verdict:
+    reference = allowance.reference
+    worse = value > allowance.high if current.better == "lower" else value < allowance.low
+    better = value < allowance.low if current.better == "lower" else value > allowance.high
+    return Verdict(
+        metric=current.name,
+        status=REGRESSED if worse else IMPROVED if better else UNCHANGED,
+        current=value,
+        baseline=reference,
+        unit=current.unit,
+        tolerance=allowance.fraction(current.better),
+        change=value / reference - 1,
+        flags=current.flags,
+        note=allowance.describe(),
+    )
 
 
 def classify(verdict: Verdict, kind: Kind, better: Better, tolerance: float) -> Status:

@@ -4,14 +4,9 @@ import pytest
 from fake_timer import CONFTEST
 
 from pytest_aotperf.cli import main
-from pytest_aotperf.reporting.history import (
-    append_run,
-    detect_drift,
-    history_html,
-    kendall_tau,
-    load_series,
-    theil_sen_slope,
-)
+from pytest_aotperf.history_store import append_run, load_run_values, load_series
+from pytest_aotperf.measure.trend import detect_drift, kendall_tau, theil_sen_slope
+from pytest_aotperf.reporting.history import history_html
 
 NIGHTLY_CREEP = [1.000, 1.018, 1.031, 1.052, 1.060, 1.083, 1.095, 1.118, 1.126, 1.149]
 """Latency (ms) of ten nights, each at most ~2% slower than the night before: +15% in all."""
@@ -114,3 +109,51 @@ def test_the_plugin_appends_each_run(pytester):
     series = load_series(pytester.path / "h.sqlite", "latency")
     assert [p.value for p in series[("test_op[eager]", "eager")]] == [1e-3, 1e-3]
     assert "<svg" in history_html(series, "latency")
+
+
+QUIET = [1.00, 1.02, 0.99, 1.01, 0.98, 1.02, 1.00, 0.99, 1.01, 1.00, 1.02, 0.99]
+STEPPED = QUIET[:6] + [1.3 * v for v in QUIET[6:]]
+
+
+def recorded(tmp_path, values, machine="gpu-box", unit="s"):
+    db = tmp_path / "history.sqlite"
+    for night, value in enumerate(values, start=1):
+        run = report(night, value * 1e-3)
+        run["machine"] = machine
+        run["tests"][0]["verdicts"]["latency"]["unit"] = unit
+        append_run(db, run)
+    return db
+
+
+def test_earlier_values_are_read_per_machine_test_metric_and_unit(tmp_path):
+    db = recorded(tmp_path, QUIET)
+    recorded(tmp_path, [5.0, 5.0], machine="other-box")
+    recorded(tmp_path, [7.0], unit="ms")
+    values = load_run_values(db, "gpu-box", "test_perf.py::test_op[eager]", "eager", "latency", "s")
+    assert values == pytest.approx([v * 1e-3 for v in QUIET])
+    assert load_run_values(db, "gpu-box", "test_perf.py::test_op[eager]", "eager", "tpot", "s") == ()
+    assert load_run_values(tmp_path / "none.sqlite", "gpu-box", "t", "eager", "latency", "s") == ()
+
+
+def test_history_shows_each_runs_band_once_ten_runs_came_before(tmp_path, capsys):
+    db = recorded(tmp_path, QUIET[:11] + [1.5])
+    assert main(["history", "--db", str(db), "--html", str(tmp_path / "h.html")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "band" not in "".join(lines[1:11])
+    assert "band 902 µs .. 1.10 ms (10 runs)" in lines[11] and not lines[11].endswith("outside")
+    assert lines[12].endswith("(11 runs)  outside")
+    assert lines[13].startswith("  next run: band ")
+    assert "stroke-dasharray='4 3'" in (tmp_path / "h.html").read_text()
+
+
+def test_history_changes_lists_the_step_with_the_commits_on_either_side(tmp_path, capsys):
+    db = recorded(tmp_path, STEPPED)
+    assert main(["history", "--db", str(db), "--changes"]) == 0
+    out = capsys.readouterr().out
+    assert "test_op[eager] (eager) latency: 1 step(s) in 12 run(s)" in out
+    assert "2026-01-07T02:00:00+00:00  c06 -> c07  1.01 ms -> 1.30 ms  (+29.4%)" in out
+
+
+def test_a_quiet_history_has_no_changes(tmp_path, capsys):
+    assert main(["history", "--db", str(recorded(tmp_path, QUIET)), "--changes"]) == 0
+    assert "latency: 0 step(s) in 12 run(s)" in capsys.readouterr().out

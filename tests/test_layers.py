@@ -7,15 +7,27 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pytest_aotperf"
 LAYERS = (
-    ("", "units", "schema", "atomic", "measure.stats", "measure.dynamo", "measure.nvml", "measure.gpu_health"),
-    ("measure.timing", "metrics"),
-    ("verdict", "measure.memory"),
+    ("", "units", "schema", "atomic", "history_store", "measure"),
+    ("metrics", "measure.memory"),
+    ("verdict",),
     ("results",),
     ("baselines",),
     ("reporting", "interop.benchmark_json"),
     ("recorder",),
     ("llm", "backends"),
-    ("marks", "options", "environment", "session", "stash", "fixtures", "interop.gate", "plugin", "cli", "__main__"),
+    (
+        "marks",
+        "options",
+        "environment",
+        "session",
+        "stash",
+        "fixtures",
+        "interop.gate",
+        "plugin",
+        "ab",
+        "cli",
+        "__main__",
+    ),
 )
 """Bottom first. A module belongs to the layer of the longest entry its dotted name starts with."""
 

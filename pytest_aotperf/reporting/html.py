@@ -45,6 +45,8 @@ def render_html(report: RunReport) -> str:
         f" · device {escape(str(environment.get('device', '')))}</div>",
         _table(rows),
     ]
+    if report.comparison_description:
+        parts.insert(1, f"<p><b>{escape(report.comparison_description)}</b></p>")
     reasons = unavailable_reasons(report)
     if reasons:
         parts.append(
@@ -161,10 +163,13 @@ def line_plot(
     color: str = NEUTRAL,
     width: int = 640,
     height: int = 200,
+    bounds: Sequence[Optional[Tuple[float, float]]] = (),
 ) -> str:
-    """Values over runs (labels on the x axis), with an optional shaded band (e.g. the tolerance)."""
+    """Values over runs (labels on the x axis), with an optional shaded band (e.g. the tolerance) and optional
+    per-run (low, high) `bounds`, drawn dashed where given (e.g. the band the earlier runs allowed)."""
     values = [value for _, value in points]
-    low, high = _padded_range(values + list(band or ()))
+    bounded = [(index, pair) for index, pair in enumerate(bounds) if pair is not None]
+    low, high = _padded_range(values + list(band or ()) + [v for _, pair in bounded for v in pair])
     x_of = _scale(0, max(len(points) - 1, 1), 70, width - 16)
     y_of = _scale(low, high, height - 30, 10)
     svg = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img'>"]
@@ -177,6 +182,9 @@ def line_plot(
             f"<line x1='66' x2='{width - 16}' y1='{y:.1f}' y2='{y:.1f}' stroke='#e4e7eb'/>"
             f"<text x='62' y='{y + 4:.1f}' text-anchor='end'>{escape(format_quantity(tick, unit))}</text>"
         )
+    for side in (0, 1):
+        edge = " ".join(f"{x_of(i):.1f},{y_of(pair[side]):.1f}" for i, pair in bounded)
+        svg.append(f"<polyline points='{edge}' fill='none' stroke='#52606d' stroke-dasharray='4 3'/>" if edge else "")
     path = " ".join(f"{x_of(i):.1f},{y_of(v):.1f}" for i, v in enumerate(values))
     svg.append(f"<polyline points='{path}' fill='none' stroke='{color}' stroke-width='2'/>")
     for index, (label, value) in enumerate(points):

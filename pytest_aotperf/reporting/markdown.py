@@ -21,6 +21,8 @@ def render_markdown(report: RunReport) -> str:
         f"commit `{report.environment.get('commit') or 'unknown'}`.",
         "",
     ]
+    if report.comparison_description:
+        lines += [f"**{report.comparison_description}**", ""]
     for status, title in ((REGRESSED, "Regressions"), (IMPROVED, "Improvements")):
         chosen = [r for r in rows if r.status == status]
         if chosen:

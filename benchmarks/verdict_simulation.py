@@ -1,0 +1,188 @@
+"""How often do the verdict rules fail a night with nothing changed, and how often do they catch a slowdown?
+
+Drives the project's own verdict code (`judge`, `history_allowance`, `aotperf ab`'s `judge_rounds`) with
+synthetic runs and prints, per setting, the false failures per 100 nightly runs of 100 checks and the
+detection rate of 1.1x, 1.2x, 1.5x and 2x slowdowns.
+
+The model of one check (one metric of one test on one night), lognormal throughout:
+- each pytest process draws SAMPLES samples, each the level times exp(N(0, within)) (within-run noise);
+- each night shifts the level by exp(N(0, shift)) (run-to-run shift: the machine and the day), and
+  each process by exp(N(0, jitter)) more (process to process within one job);
+- the rules: `baseline-1` a baseline from one earlier night; `baseline-3` from three (`refresh --runs 3`:
+  the last run's samples, the three runs' values); `history-10` the band of ten earlier nights
+  (`history_allowance`, judge's `allowance`); `ab-3` base and head in one job, three processes each,
+  sharing the night's shift (what `aotperf ab` does).
+Each check draws its own shifts, independent of the other 99 checks of its night: the worst case for a
+night of 100 checks. Tolerance 10% (the default).
+
+Every verdict scales with the slowdown (the bootstrap picks the same indices whatever the values), so one
+verdict per trial gives the slowdown at which that trial starts to fail: (1 + allowance) / low end of the
+ratio's interval. The rates are counts over trials of that critical slowdown; for the first CHECKED trials
+of each setting, `judge` is called again at each slowdown and must agree. Where too few trials fail to
+count the false-failure rate, the `tail` column estimates it from a normal fit of the log critical
+slowdowns.
+
+    python benchmarks/verdict_simulation.py --trials 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable, Dict, List, Sequence, Tuple
+
+from pytest_aotperf.compare import REGRESSED, Verdict, judge
+
+from pytest_aotperf.ab.judge import judge_rounds
+from pytest_aotperf.baselines.entries import StoredMetric
+from pytest_aotperf.measure.noise import history_allowance
+from pytest_aotperf.results import Metric
+
+TOLERANCE = 0.10
+SAMPLES = 20
+"""Samples per process (--aot-min-samples' default)."""
+SLOWDOWNS = (1.1, 1.2, 1.5, 2.0)
+WITHIN = (0.01, 0.05, 0.15)
+SHIFTS = (0.0, 0.05, 0.10, 0.20)
+STRICT_CONFIDENCE = 0.9998
+"""A band one night in 100 of 100 checks oversteps by chance: 1e-4 a check above it."""
+RULES = ("baseline-1", "baseline-3", "history-10", "history-10-strict", "ab-3")
+HISTORY_TRIALS_FACTOR = 20
+"""The history rule needs no bootstrap, so it runs this many times more trials."""
+CHECKED = 10
+CHECKS_PER_NIGHT = 100
+
+Judged = Callable[[float], Verdict]
+"""A trial: the verdict when head (or tonight's run) is slowed down by the given factor."""
+
+
+def process(rng: random.Random, level: float, within: float, jitter: float) -> List[float]:
+    """One pytest process's samples."""
+    level *= math.exp(rng.gauss(0, jitter))
+    return [level * math.exp(rng.gauss(0, within)) for _ in range(SAMPLES)]
+
+
+def metric(samples: Sequence[float], factor: float = 1.0) -> Metric:
+    return Metric.from_samples("latency", [s * factor for s in samples])
+
+
+def night(rng: random.Random, shift: float) -> float:
+    return math.exp(rng.gauss(0, shift))
+
+
+def baseline_trial(runs: int) -> Callable[[random.Random, float, float, float], Judged]:
+    def trial(rng: random.Random, within: float, shift: float, jitter: float) -> Judged:
+        earlier = [metric(process(rng, night(rng, shift), within, jitter)) for _ in range(runs)]
+        stored = StoredMetric.from_metric(earlier[-1], runs=tuple(m.value for m in earlier if m.value is not None))
+        tonight = process(rng, night(rng, shift), within, jitter)
+        return lambda factor: judge(metric(tonight, factor), stored, TOLERANCE)
+
+    return trial
+
+
+def history_trial(confidence: float) -> Callable[[random.Random, float, float, float], Judged]:
+    def trial(rng: random.Random, within: float, shift: float, jitter: float) -> Judged:
+        earlier = [statistics.median(process(rng, night(rng, shift), within, jitter)) for _ in range(10)]
+        allowance = history_allowance(earlier, TOLERANCE, confidence=confidence)
+        tonight = process(rng, night(rng, shift), within, jitter)
+        return lambda factor: judge(metric(tonight, factor), None, TOLERANCE, allowance)
+
+    return trial
+
+
+def ab_trial(rng: random.Random, within: float, shift: float, jitter: float) -> Judged:
+    level = night(rng, shift)
+    base = [metric(process(rng, level, within, jitter)) for _ in range(3)]
+    head = [process(rng, level, within, jitter) for _ in range(3)]
+    return lambda factor: judge_rounds(base, [metric(h, factor) for h in head], TOLERANCE)
+
+
+TRIALS = {
+    "baseline-1": baseline_trial(1),
+    "baseline-3": baseline_trial(3),
+    "history-10": history_trial(0.99),
+    "history-10-strict": history_trial(STRICT_CONFIDENCE),
+    "ab-3": ab_trial,
+}
+
+
+def critical_slowdown(verdict: Verdict) -> float:
+    """The slowdown beyond which this trial's verdict is `regressed`."""
+    assert verdict.current is not None and verdict.baseline is not None
+    low = verdict.interval[0] if verdict.interval is not None else verdict.current / verdict.baseline
+    return (1 + verdict.tolerance + verdict.drift) / low
+
+
+def simulate(setting: Tuple[str, float, float, float, int, int]) -> Dict[str, float]:
+    rule, within, shift, jitter, trials, seed = setting
+    rng = random.Random(seed)
+    criticals = []
+    for index in range(trials):
+        judged = TRIALS[rule](rng, within, shift, jitter)
+        critical = critical_slowdown(judged(1.0))
+        if index < CHECKED:
+            for factor in (1.0, *SLOWDOWNS):
+                if abs(factor / critical - 1) > 1e-9 and (judged(factor).status == REGRESSED) != (factor > critical):
+                    raise AssertionError(f"{setting}: judge at {factor}x disagrees with the critical slowdown")
+        criticals.append(critical)
+    logs = [math.log(c) for c in criticals]
+    false_rate = sum(c < 1 for c in criticals) / trials
+    tail = statistics.NormalDist(statistics.fmean(logs), statistics.stdev(logs)).cdf(0.0)
+    result = {"trials": trials, "false": false_rate, "tail": tail}
+    result.update({f"{s}x": sum(c < s for c in criticals) / trials for s in SLOWDOWNS})
+    return result
+
+
+def per_100_nights(check_rate: float) -> float:
+    """Expected nights with a false failure among 100 nights of CHECKS_PER_NIGHT independent checks."""
+    return 100 * (1 - (1 - check_rate) ** CHECKS_PER_NIGHT)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=300, help="trials per setting (history: 20 times more)")
+    parser.add_argument("--jitter", type=float, default=0.02, help="process-to-process noise within a job")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    settings = [
+        (
+            rule,
+            within,
+            shift,
+            args.jitter,
+            args.trials * (HISTORY_TRIALS_FACTOR if rule.startswith("history") else 1),
+            seed,
+        )
+        for seed, (within, shift, rule) in enumerate((w, s, r) for w in WITHIN for s in SHIFTS for r in RULES)
+    ]
+    started = time.perf_counter()
+    with ProcessPoolExecutor(args.workers) as pool:
+        results = list(pool.map(simulate, settings))
+    print(
+        f"{len(settings)} settings, {args.trials} trials each (history: {args.trials * HISTORY_TRIALS_FACTOR}), "
+        f"{SAMPLES} samples per process, process jitter {args.jitter:.0%}, tolerance {TOLERANCE:.0%}; "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    print()
+    print(
+        "| within-run | run-to-run | rule | false failures / 100 nights (counted) | (normal tail) | "
+        + " | ".join(f"detects {s}x" for s in SLOWDOWNS)
+        + " |"
+    )
+    print("|---|---|---|---|---|" + "---|" * len(SLOWDOWNS))
+    for (rule, within, shift, *_), result in zip(settings, results):
+        counted = per_100_nights(result["false"])
+        bound = f"< {per_100_nights(3 / result['trials']):.3g}" if result["false"] == 0 else f"{counted:.3g}"
+        print(
+            f"| {within:.0%} | {shift:.0%} | {rule} | {bound} | {per_100_nights(result['tail']):.3g} | "
+            + " | ".join(f"{result[f'{s}x']:.0%}" for s in SLOWDOWNS)
+            + " |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Head against base: each metric's rounds pooled per tree, and head judged against base by the verdict rules. Pure.
+
+Base's pooled samples stand as the baseline and its per-round values as the baseline's runs, so the
+verdict is the usual one (tolerance, bootstrap interval of the ratio of medians) plus the round-to-round
+spread of base.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from statistics import median
+from typing import List, Optional, Sequence
+
+from ..metrics import Metric
+from ..results import PerfTestResult, RunReport
+from ..verdict import REGRESSED, Verdict, judge
+
+
+@dataclasses.dataclass(frozen=True)
+class Side:
+    """One tree of the comparison: its commit and the reports (--aot-report) of its rounds, in order."""
+
+    label: str
+    commit: str
+    reports: Sequence[RunReport]
+
+
+def pool(rounds: Sequence[Metric]) -> Metric:
+    """One metric from its rounds: all samples together (the value their median), else the median of the values."""
+    available = [m for m in rounds if m.available]
+    if not available:
+        return rounds[0]
+    first = available[0]
+    flags = tuple(sorted({flag for m in available for flag in m.flags}))
+    samples = [s for m in available for s in m.samples]
+    if samples:
+        return Metric.from_samples(first.name, samples, first.unit, first.better, first.kind, flags)
+    values = [m.value for m in available if m.value is not None]
+    return dataclasses.replace(first, value=median(values), flags=flags, context=())
+
+
+def judge_rounds(base: Sequence[Metric], head: Sequence[Metric], tolerance: float) -> Verdict:
+    """Head's pooled rounds against base's pooled rounds (new when base did not measure the metric)."""
+    stored = None
+    if base:
+        pooled = pool(base)
+        runs = tuple(m.value for m in base if m.value is not None)
+        stored = pooled.stored(runs) if pooled.available else None
+    return judge(pool(head), stored, tolerance)
+
+
+def ab_report(base: Side, head: Side, ref: str) -> RunReport:
+    """A report whose verdicts are head against base, marked as an A/B comparison."""
+    rounds = len(head.reports)
+    last = head.reports[-1]
+    tests = tuple(_judged_test(nodeid, base.reports, head.reports) for nodeid in _nodeids(head.reports))
+    missing = sorted(set(_nodeids(base.reports)) - set(_nodeids(head.reports)))
+    return RunReport(
+        machine=last.machine,
+        environment=dict(last.environment, commit=head.commit),
+        settings=dict(last.settings),
+        baselines_written=(),
+        tests=tests,
+        comparison={
+            "kind": "ab",
+            "base": {"ref": ref, "commit": base.commit},
+            "head": {"commit": head.commit},
+            "rounds": rounds,
+            "only_in_base": missing,
+            "description": (
+                f"A/B comparison on one machine: head {head.commit[:12]} against base {base.commit[:12]} ({ref}), "
+                f"{rounds} alternating round(s) of each; the baseline column is base, no stored baseline was used."
+            ),
+        },
+    )
+
+
+def _nodeids(reports: Sequence[RunReport]) -> List[str]:
+    """Every test node id of the reports, in first-seen order."""
+    return list(dict.fromkeys(test.test.nodeid for report in reports for test in report.tests))
+
+
+def _rounds_of(reports: Sequence[RunReport], nodeid: str) -> List[PerfTestResult]:
+    return [test for report in reports for test in report.tests if test.test.nodeid == nodeid]
+
+
+def _judged_test(nodeid: str, base_reports: Sequence[RunReport], head_reports: Sequence[RunReport]) -> PerfTestResult:
+    head_rounds, base_rounds = _rounds_of(head_reports, nodeid), _rounds_of(base_reports, nodeid)
+    latest = head_rounds[-1]
+    names = list(dict.fromkeys(metric.name for test in head_rounds for metric in test.metrics))
+    verdicts: List[Verdict] = []
+    metrics: List[Metric] = []
+    for name in names:
+        head = [m for t in head_rounds if (m := t.metric(name)) is not None]
+        base = [m for t in base_rounds if (m := t.metric(name)) is not None]
+        verdicts.append(judge_rounds(base, head, _tolerance(head_rounds, name)))
+        metrics.append(pool(head))
+    label = f"{latest.test.name} (backend {latest.test.backend})"
+    failures = tuple(f"{label}: {v.describe()}" for v in verdicts if v.status == REGRESSED)
+    return PerfTestResult(latest.test, tuple(metrics), tuple(verdicts), failures, config=latest.config)
+
+
+def _tolerance(rounds: Sequence[PerfTestResult], name: str) -> float:
+    """The tolerance head's own run gave the metric (its marker and options)."""
+    tolerance: Optional[float] = next(
+        (v.tolerance for t in reversed(rounds) for v in t.verdicts if v.metric == name), None
+    )
+    if tolerance is None:
+        raise ValueError(f"{rounds[-1].test.nodeid}: the report has no verdict (tolerance) for metric {name!r}")
+    return tolerance

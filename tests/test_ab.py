@@ -1,0 +1,112 @@
+"""`aotperf ab`: base and head measured alternately in one job, head judged against base per metric."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pytest_aotperf.ab.command import Tree, _schedule, split_base
+from pytest_aotperf.ab.judge import judge_rounds, pool
+from pytest_aotperf.cli import main
+from pytest_aotperf.metrics import Metric
+from pytest_aotperf.verdict import IMPROVED, NEW, REGRESSED, UNCHANGED
+
+ROOT = Path(__file__).resolve().parents[1]
+JITTER = (1.0, 0.99, 1.01, 0.995, 1.005)
+
+
+def timing(ms, rounds=3):
+    """Per round, a latency metric whose samples sit around `ms` (one value per round, or the same each round)."""
+    levels = ms if isinstance(ms, (list, tuple)) else [ms] * rounds
+    return [Metric.from_samples("latency", [level * 1e-3 * j for j in JITTER * 4]) for level in levels]
+
+
+def test_rounds_are_pooled_into_one_sample_set_and_values_into_their_median():
+    pooled = pool(timing([1.0, 2.0, 3.0]))
+    assert len(pooled.samples) == 60 and pooled.value == pytest.approx(2e-3)
+    counts = [Metric("replays", "", "lower", "value", value=v, flags=f) for v, f in ((5, ()), (9, ("x",)), (6, ()))]
+    assert pool(counts).value == 6 and pool(counts).flags == ("x",)
+
+
+def test_head_is_judged_against_base_with_bases_round_spread_added():
+    assert judge_rounds(timing(1.0), timing(1.5), tolerance=0.10).status == REGRESSED
+    assert judge_rounds(timing(1.0), timing(0.5), tolerance=0.10).status == IMPROVED
+    assert judge_rounds(timing(1.0), timing(1.05), tolerance=0.10).status == UNCHANGED
+    spread = judge_rounds(timing([1.0, 1.2, 0.9]), timing(1.3), tolerance=0.10)
+    assert spread.drift == pytest.approx(0.2) and spread.status == UNCHANGED
+    assert judge_rounds([], timing(1.0), tolerance=0.10).status == NEW
+
+
+def test_the_trees_alternate_so_each_goes_first_in_every_other_round():
+    a, b = (Tree(label, Path(label), Path(label), Path(label)) for label in "AB")
+    assert "".join(tree.label for _, tree in _schedule(a, b, 3)) == "ABBAAB"
+
+
+TEST_FILE = """
+import pytest
+
+SCORE = {score}
+
+
+def test_score(aot_perf):
+    aot_perf.record("score", SCORE, unit="s")
+    aot_perf.record("steady", 7.0, unit="s")
+"""
+
+
+def git(repo, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo, check=True)
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """main: score 1 ms; branch `slower` (checked out): score 2 ms."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "pytest.ini").write_text("[pytest]\n")
+    (repo / "test_perf.py").write_text(TEST_FILE.format(score=1e-3))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "base")
+    git(repo, "checkout", "-q", "-b", "slower")
+    (repo / "test_perf.py").write_text(TEST_FILE.format(score=2e-3))
+    git(repo, "commit", "-q", "-am", "slower")
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the subprocesses load this checkout's plugin
+    return repo
+
+
+def test_aotperf_ab_runs_both_commits_alternately_and_fails_on_the_regression(repo, tmp_path, capsys):
+    out_json, out_md = tmp_path / "ab.json", tmp_path / "ab.md"
+    code = main(
+        ["ab", "--rounds", "2", "--report-json", str(out_json), "--report-md", str(out_md), "-p", "no:cacheprovider"]
+    )
+    printed = capsys.readouterr().out
+    assert code == 1, printed
+    base = subprocess.run(["git", "rev-parse", "main"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    rounds = [line.split(":")[0] for line in printed.splitlines() if line.startswith("round ")]
+    assert rounds == ["round 1/2 base", "round 1/2 head", "round 2/2 head", "round 2/2 base"]
+    report = json.loads(out_json.read_text())
+    assert report["comparison"]["base"] == {"ref": "merge base with main", "commit": base}
+    assert report["comparison"]["head"]["commit"] == head and report["comparison"]["rounds"] == 2
+    (test,) = report["tests"]
+    assert test["verdicts"]["score"]["status"] == REGRESSED and test["verdicts"]["score"]["baseline"] == 1e-3
+    assert test["verdicts"]["steady"]["status"] == UNCHANGED
+    assert "score 2.00 ms vs baseline 1.00 ms (+100.0%" in test["failures"][0]
+    assert f"head {head[:12]} against base {base[:12]}" in out_md.read_text()
+    assert not (repo / "baselines").exists()
+    assert (
+        "base-tree" not in subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True).stdout
+    )
+
+
+def test_base_is_a_ref_or_a_pytest_path_and_reserved_options_are_refused(repo, capsys):
+    assert split_base(repo, ["main", "-q"]) == ("main", ["-q"])
+    assert split_base(repo, ["test_perf.py::test_score"]) == (None, ["test_perf.py::test_score"])
+    assert split_base(repo, ["-k", "score"]) == (None, ["-k", "score"])
+    assert main(["ab", "mian"]) == 2
+    assert "BASE 'mian' names no commit" in capsys.readouterr().err
+    assert main(["ab", "main", "--aot-history=h.sqlite"]) == 2
+    assert "--aot-history=h.sqlite: not allowed" in capsys.readouterr().err
