@@ -41,7 +41,8 @@ import itertools
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .base import Backend, BackendUnsupported, CompiledModel, CompileStats, StatMetric
+from .base import BackendUnsupported, CompiledModel, CompileStats, StatMetric
+from .hf_llm import HfLlmBackend
 from .inductor import compile_for_batch_sizes
 from .inputs import resize_batch
 
@@ -445,7 +446,7 @@ def _workspaces_in_graph_pools() -> Iterator[None]:
         torch._C._cuda_clearCublasWorkspaces()
 
 
-class CudaGraphBackend(Backend):
+class CudaGraphBackend(HfLlmBackend):
     """Inductor, then manual CUDA graph capture per batch size (see the module docstring)."""
 
     name = NAME

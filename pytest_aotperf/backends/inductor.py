@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from ..recorder import compiled_graph_count
-from .base import Backend, CompiledModel, CompileStats, StatMetric
+from .base import CompiledModel, CompileStats, StatMetric
+from .hf_llm import HfLlmBackend
 from .inputs import resize_batch
 
 
@@ -34,7 +35,7 @@ def compile_for_batch_sizes(compiled, module, example_inputs, batch_sizes, devic
     return time.perf_counter() - start, compiled_graph_count() - graphs_before
 
 
-class InductorBackend(Backend):
+class InductorBackend(HfLlmBackend):
     name = "inductor"
 
     def compile(self, module, example_inputs, batch_sizes, mode=None, dynamic=False, **options):

@@ -6,7 +6,7 @@ import gc
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from . import buildlog
 from .logtap import ChildOutputTap
@@ -99,21 +99,25 @@ def effective_config(version: str, device: str, options: EngineOptions, worker: 
 
 
 class EngineCache:
-    """Holds at most one engine: same model and options share it, another request replaces it."""
+    """Holds at most one engine: same model and options share it, another request replaces it.
 
-    def __init__(self, device: str) -> None:
-        self._device = device
+    `build(model, options)` makes an engine (anything with a `shutdown()`): a vLLM engine, or the
+    other backends' `transformers` model.
+    """
+
+    def __init__(self, build: Callable[[str, Mapping[str, Any]], Any]) -> None:
+        self._build = build
         self._key: Optional[str] = None
-        self._engine: Optional[Engine] = None
+        self._engine: Any = None
         self.builds = 0
 
-    def get(self, model: str, options: Mapping[str, Any]) -> tuple[Engine, bool]:
+    def get(self, model: str, options: Mapping[str, Any]) -> tuple[Any, bool]:
         """The engine for `model` and `options`, and whether this call built it."""
         key = cache_key(model, options)
         if self._engine is not None and key == self._key:
             return self._engine, False
         self.close()
-        self._engine = build_engine(model, options, self._device)
+        self._engine = self._build(model, options)
         self._key = key
         self.builds += 1
         return self._engine, True
