@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import gc
 import json
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-from . import buildlog
+from . import buildlog, hf_model
 from .logtap import ChildOutputTap
-from .options import EngineOptions, engine_options, installed_release
+from .options import EngineOptions, OptionError, engine_options, installed_release
 from .specs import ModelSpec, resolve_model
 
 
@@ -39,6 +41,7 @@ class Engine:
         report: BuildReport,
         effective_config: Mapping[str, Any],
         tap: ChildOutputTap,
+        weights_dir: Optional[str] = None,
     ) -> None:
         self.llm = llm
         self.spec = spec
@@ -46,6 +49,8 @@ class Engine:
         self.report = report
         self.effective_config = effective_config
         self.tap = tap
+        self.weights_dir = weights_dir
+        """The folder of seeded weights the engine loaded (removed at shutdown), or None."""
 
     def shutdown(self) -> None:
         """Stop the engine core (its child processes exit and give their memory back)."""
@@ -53,6 +58,9 @@ class Engine:
             self.llm.llm_engine.engine_core.shutdown()
             self.llm = None
             gc.collect()
+        if self.weights_dir is not None:
+            shutil.rmtree(self.weights_dir)
+            self.weights_dir = None
 
 
 def cache_key(model: str, options: Mapping[str, Any]) -> str:
@@ -60,11 +68,32 @@ def cache_key(model: str, options: Mapping[str, Any]) -> str:
     return json.dumps({"model": model, "options": options}, sort_keys=True, default=repr)
 
 
+def seeded_weights(spec: ModelSpec, options: Mapping[str, Any], device: str) -> Tuple[Dict[str, Any], Optional[str]]:
+    """The engine options for `weights` ("dummy": vLLM's random weights; "seeded": the other backends' weights,
+    saved in a new folder vLLM loads), and that folder, which the engine removes when it shuts down."""
+    weights = options.get("weights", "dummy")
+    rest = {key: value for key, value in options.items() if key != "weights"}
+    if weights == "dummy":
+        return rest, None
+    if weights != "seeded":
+        raise OptionError(f"weights={weights!r}: give 'dummy' (vLLM's random weights) or 'seeded'")
+    if rest.get("load_format", "safetensors") != "safetensors":
+        raise OptionError(f"weights='seeded' loads safetensors; load_format={rest['load_format']!r} contradicts it")
+    dtype = hf_model.resolve_dtype(spec, device, rest.get("dtype"))
+    folder = tempfile.mkdtemp(prefix="aotperf-seeded-")
+    hf_model.save_seeded(spec, folder, dtype, device)
+    return {**rest, "load_format": "safetensors", "dtype": dtype}, folder
+
+
 def build_engine(model: str, options: Mapping[str, Any], device: str) -> Engine:
-    """Start an engine for `model` with `options`; raise EngineStartError with vLLM's cause if it fails."""
+    """Start an engine for `model` with `options`; raise EngineStartError with vLLM's cause if it fails.
+
+    `weights="seeded"` gives vLLM the weights the eager, inductor and cudagraph backends build.
+    """
     spec = resolve_model(model)
     release = installed_release()
-    resolved = engine_options(options, release, model_path=spec.path, device=device)
+    vllm_options, weights_dir = seeded_weights(spec, options, device)
+    resolved = engine_options(vllm_options, release, model_path=weights_dir or spec.path, device=device)
     from vllm import LLM
 
     tap = ChildOutputTap()
@@ -74,6 +103,8 @@ def build_engine(model: str, options: Mapping[str, Any], device: str) -> Engine:
             llm = LLM(**resolved.kwargs)
     except Exception as error:
         gc.collect()
+        if weights_dir is not None:
+            shutil.rmtree(weights_dir)
         cause = buildlog.failure_cause(tap.lines())
         reported = f"; the engine reported: {cause}" if cause and cause not in str(error) else ""
         raise EngineStartError(
@@ -82,7 +113,8 @@ def build_engine(model: str, options: Mapping[str, Any], device: str) -> Engine:
     build_s = time.perf_counter() - start
     worker = llm.collective_rpc("aotperf_report")[0]
     report = BuildReport(build_s=build_s, worker=worker, graph_capture=buildlog.graph_capture(tap.lines()))
-    return Engine(llm, spec, resolved, report, effective_config(release.version, device, resolved, worker), tap)
+    config = effective_config(release.version, device, resolved, worker)
+    return Engine(llm, spec, resolved, report, config, tap, weights_dir)
 
 
 def effective_config(version: str, device: str, options: EngineOptions, worker: Mapping[str, Any]) -> Dict[str, Any]:
