@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from .base import Backend
+from .base import Backend, BackendUnsupported
 
 
 class HfLlmBackend(Backend):
@@ -22,6 +22,9 @@ class HfLlmBackend(Backend):
         from ..llm.hf_engine import build_hf_engine
         from ..llm.hf_runner import HfLlmRunner
 
+        reason = self.unavailable_reason()
+        if reason is not None:
+            raise BackendUnsupported(reason)
         if self._engines is None:
             self._engines = EngineCache(functools.partial(build_hf_engine, self.name, device=self.device))
         engine, built_now = self._engines.get(model, options)
