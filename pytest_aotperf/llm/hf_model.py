@@ -46,7 +46,9 @@ def build_model(spec: ModelSpec, dtype: str, device: str, seed: int = WEIGHTS_SE
     config.initializer_range = INIT_STD
     torch.manual_seed(seed)
     with torch.device(device):
-        model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype), attn_implementation="sdpa")
+        model = AutoModelForCausalLM.from_config(  # type: ignore[no-untyped-call]
+            config, dtype=getattr(torch, dtype), attn_implementation="sdpa"
+        )
     return model.eval().requires_grad_(False)
 
 
