@@ -35,12 +35,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Dict, List, Sequence, Tuple
 
-from pytest_aotperf.compare import REGRESSED, Verdict, judge
-
 from pytest_aotperf.ab.judge import judge_rounds
-from pytest_aotperf.baselines.entries import StoredMetric
 from pytest_aotperf.measure.noise import history_allowance
-from pytest_aotperf.results import Metric
+from pytest_aotperf.metrics import Metric
+from pytest_aotperf.verdict import REGRESSED, Verdict, judge
 
 TOLERANCE = 0.10
 SAMPLES = 20
@@ -77,7 +75,7 @@ def night(rng: random.Random, shift: float) -> float:
 def baseline_trial(runs: int) -> Callable[[random.Random, float, float, float], Judged]:
     def trial(rng: random.Random, within: float, shift: float, jitter: float) -> Judged:
         earlier = [metric(process(rng, night(rng, shift), within, jitter)) for _ in range(runs)]
-        stored = StoredMetric.from_metric(earlier[-1], runs=tuple(m.value for m in earlier if m.value is not None))
+        stored = earlier[-1].stored(runs=tuple(m.value for m in earlier if m.value is not None))
         tonight = process(rng, night(rng, shift), within, jitter)
         return lambda factor: judge(metric(tonight, factor), stored, TOLERANCE)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pytest_aotperf.llm.runner import without_cache_state  # noqa: E402
+from pytest_aotperf.llm.metrics import without_cache_state  # noqa: E402
 
 AGREEMENT_TOLERANCE = 0.05
 VLLM_BENCH_LATENCY = "--as-vllm-bench-latency"

@@ -1,16 +1,19 @@
 """The example suite end to end, as a user runs it: refresh the baselines, then check against them."""
 
+import fnmatch
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "example_tests"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "example_tests"
 
 
 @pytest.fixture
-def examples(pytester):
+def examples(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the subprocesses test this checkout, not an installed copy
     for path in EXAMPLES.glob("*.py"):
         shutil.copy(path, pytester.path / path.name)
     return pytester
@@ -35,6 +38,26 @@ def test_models_on_eager(examples):
         assert test["verdicts"]["latency"]["baseline"] > 0
 
 
+def test_llm_generation_on_eager_and_inductor_and_cudagraph_skips(examples):
+    refreshed, checked, report = refresh_then_check(
+        examples, "test_llm.py", "--aot-backend=eager,inductor,cudagraph", "-k", "4", "-rs"
+    )
+    refreshed.assert_outcomes(passed=2, skipped=1)
+    refreshed.stdout.fnmatch_lines(["*backend cudagraph: CUDA graphs need a CUDA device*"])
+    for backend, compile_metric in (("eager", "compile_s"), ("inductor", "compile_*_s")):
+        stored = json.loads((examples.path / "baselines" / "ci" / backend / "test_llm.json").read_text())
+        metrics = stored["tests"][f"test_generation[{backend}-4]"]["metrics"]
+        assert {"latency", "ttft", "tpot", "output_tokens_per_s", "model_build_s"} <= set(metrics)
+        assert metrics["output_tokens_per_s"]["value"] > 0
+        assert metrics["cudagraph_capture_s"]["unavailable"] and metrics["gpu_peak_allocated"]["unavailable"]
+        assert fnmatch.filter(metrics, compile_metric)
+    assert checked.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+    verdicts = {test["test"]: test["verdicts"] for test in report["tests"]}
+    for backend in ("eager", "inductor"):
+        assert verdicts[f"test_generation[{backend}-4]"]["latency"]["baseline"] > 0
+        assert verdicts[f"test_generation[{backend}-4]"]["tpot"]["status"] in ("unchanged", "improved", "regressed")
+
+
 @pytest.mark.vllm
 def test_llm_generation_on_vllms_cpu_engine(examples):
     pytest.importorskip("vllm")
@@ -42,7 +65,7 @@ def test_llm_generation_on_vllms_cpu_engine(examples):
     refreshed.assert_outcomes(passed=2)
     stored = json.loads((examples.path / "baselines" / "ci" / "vllm" / "test_llm.json").read_text())
     entry = stored["tests"]["test_generation[vllm-4]"]
-    assert entry["config"]["llm"]["llm_kwargs"]["load_format"] == "dummy"
+    assert entry["config"]["llm"]["llm_kwargs"]["load_format"] == "safetensors"
     assert entry["metrics"]["output_tokens_per_s"]["value"] > 0
     assert {"latency", "ttft", "tpot", "output_tokens_per_s"} <= set(entry["metrics"])
     assert entry["metrics"]["cudagraph_capture_s"]["unavailable"]

@@ -12,7 +12,7 @@ pytest.importorskip("vllm")
 from pytest_aotperf.backends.base import BackendUnsupported  # noqa: E402
 from pytest_aotperf.backends.vllm import VllmBackend  # noqa: E402
 from pytest_aotperf.llm import EngineStartError, OptionError  # noqa: E402
-from pytest_aotperf.llm.runner import without_cache_state  # noqa: E402
+from pytest_aotperf.llm.metrics import without_cache_state  # noqa: E402
 from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan  # noqa: E402
 from pytest_aotperf.recorder import PerfRecorder  # noqa: E402
 

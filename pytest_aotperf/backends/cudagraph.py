@@ -7,67 +7,29 @@ its batch size and lending outputs without copies where it is safe (cudagraph_re
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
-from ..metrics import Metric
-from .base import Backend, BackendUnsupported, CompileStats, stat
-from .cudagraph_capture import WARMUP_CALLS, CaptureError, CaptureRequest, capture_graphs, non_cuda_tensor
-from .cudagraph_replay import (
-    OUTPUTS_LENT_OR_COPIED,
-    OUTPUTS_VIEWS,
-    VIEWS,
-    CudaGraphModel,
-    graph_set_modes,
+from .base import BackendUnsupported, stat
+from .cudagraph_capture import (
+    CaptureError,
+    CaptureRequest,
+    capture_compiled,
+    capture_model,
+    check_batch_sizes,
+    check_inputs,
+    compile_kwargs_without_cudagraphs,
+    non_cuda_tensor,
 )
+from .cudagraph_replay import CudaGraphModel, graph_set_modes
+from .hf_llm import HfLlmBackend
 from .inductor import compile_for_batch_sizes
 
 NAME = "cudagraph"
 DEFAULT_BATCH_SIZES = (1, 2, 4, 8)
 NO_CUDA_REASON = "CUDA graphs need a CUDA device; torch.cuda.is_available() is False"
-MODES_WITHOUT_CUDAGRAPHS = (None, "default", "max-autotune-no-cudagraphs")
 
 
-def _check_batch_sizes(batch_sizes: Optional[Sequence[int]]) -> Tuple[int, ...]:
-    sizes = tuple(DEFAULT_BATCH_SIZES if not batch_sizes else batch_sizes)
-    if any(not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in sizes):
-        raise ValueError(f"batch_sizes must be positive integers, got {list(sizes)}")
-    return tuple(sorted(set(sizes)))
-
-
-def _check_inputs(example_inputs: Sequence[Any]) -> None:
-    import torch
-
-    if not example_inputs:
-        raise TypeError("the cudagraph backend needs at least one example input")
-    for position, value in enumerate(example_inputs):
-        if not isinstance(value, torch.Tensor) or value.dim() == 0:
-            kind = type(value).__name__ if not isinstance(value, torch.Tensor) else "0-dim tensor"
-            raise TypeError(
-                f"the cudagraph backend takes tensor inputs with a batch dimension 0; "
-                f"input {position} is a {kind} (bind constants into the module instead)"
-            )
-
-
-def _compile_kwargs(mode: Optional[str], inductor_options: Dict[str, Any]) -> Dict[str, Any]:
-    """torch.compile arguments for Inductor with its own CUDA graphs off."""
-    if mode not in MODES_WITHOUT_CUDAGRAPHS:
-        raise ValueError(
-            f"mode={mode!r} is not one of {list(MODES_WITHOUT_CUDAGRAPHS)}: the cudagraph backend "
-            "captures its own CUDA graphs, so Inductor's (reduce-overhead, max-autotune) stay off"
-        )
-    if inductor_options.get("triton.cudagraphs"):
-        raise ValueError("triton.cudagraphs=True would capture Inductor's own CUDA graphs inside ours")
-    if mode is not None and inductor_options:
-        raise ValueError(
-            f"torch.compile takes a mode or Inductor options, not both; got mode={mode!r} "
-            f"and {sorted(inductor_options)}"
-        )
-    if mode is not None:
-        return {"mode": mode}
-    return {"options": {**inductor_options, "triton.cudagraphs": False}}
-
-
-class CudaGraphBackend(Backend):
+class CudaGraphBackend(HfLlmBackend):
     """Inductor, then manual CUDA graph capture per batch size (see the module docstring)."""
 
     name = NAME
@@ -103,9 +65,9 @@ class CudaGraphBackend(Backend):
         """
         import torch
 
-        sizes = _check_batch_sizes(batch_sizes)
-        _check_inputs(example_inputs)
-        kwargs = _compile_kwargs(mode, inductor_options)
+        sizes = check_batch_sizes(batch_sizes, DEFAULT_BATCH_SIZES)
+        check_inputs(example_inputs)
+        kwargs = compile_kwargs_without_cudagraphs(mode, inductor_options)
         self._require_cuda()
         module_name = type(module).__name__
         unreplayable = non_cuda_tensor(module, example_inputs)
@@ -123,7 +85,7 @@ class CudaGraphBackend(Backend):
         request = CaptureRequest(
             compiled, module_name, tuple(example_inputs), sizes, graph_set_modes(return_views), fallback, failed
         )
-        return self._capture(request, compile_metrics, details)
+        return capture_model(request, compile_metrics, {"backend": NAME, **details})
 
     def capture(
         self,
@@ -136,44 +98,20 @@ class CudaGraphBackend(Backend):
         return_views: bool = False,
     ) -> CudaGraphModel:
         """Capture graphs of a module already compiled elsewhere (its compile is not timed here)."""
-        sizes = _check_batch_sizes(batch_sizes)
-        _check_inputs(example_inputs)
+        sizes = check_batch_sizes(batch_sizes, DEFAULT_BATCH_SIZES)
         self._require_cuda()
-        details = {"compiled": "elsewhere: compile_s and graphs not measured by this backend"}
-        request = CaptureRequest(
-            compiled, type(module).__name__, tuple(example_inputs), sizes, graph_set_modes(return_views), fallback
+        details = {"backend": NAME, "compiled": "elsewhere: compile_s and graphs not measured by this backend"}
+        return capture_compiled(
+            compiled,
+            type(module).__name__,
+            example_inputs,
+            sizes,
+            details,
+            fallback=fallback,
+            return_views=return_views,
         )
-        return self._capture(request, (), details)
 
     def _require_cuda(self) -> None:
         reason = self.unavailable_reason()
         if reason is not None:
             raise BackendUnsupported(reason)
-
-    def _capture(
-        self, request: CaptureRequest, compile_metrics: Tuple[Metric, ...], details: Mapping[str, Any]
-    ) -> CudaGraphModel:
-        captured = capture_graphs(request)
-        sets = captured.sets
-        captured_sizes = sorted(sets[0].captured)
-        stats = CompileStats(
-            metrics=compile_metrics
-            + (
-                stat("capture_s", captured.seconds, "s", kind="duration"),
-                stat("graphs_captured", len(captured_sizes) * len(sets), "count", better="higher"),
-                stat("capture_fallbacks", len(captured.failed), "count"),
-                stat("graph_pool_bytes", captured.pool_bytes, "B", kind="memory"),
-            ),
-            details={
-                "backend": NAME,
-                **details,
-                "batch_sizes": list(request.sizes),
-                "captured": captured_sizes,
-                "fallback": dict(sorted(captured.failed.items())),
-                "outputs": OUTPUTS_VIEWS if request.modes == (VIEWS,) else OUTPUTS_LENT_OR_COPIED,
-                "graph_sets": [graph_set.mode for graph_set in sets],
-                "graph_pool_allocated_bytes": captured.pool_allocated_bytes,
-                "warmup_calls": WARMUP_CALLS,
-            },
-        )
-        return CudaGraphModel(request.compiled, sets, stats, captured.keep_alive)

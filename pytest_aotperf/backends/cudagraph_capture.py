@@ -20,9 +20,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from .cudagraph_replay import CapturedGraph, GraphSet
+from ..metrics import Metric
+from .base import CompileStats, stat
+from .cudagraph_replay import (
+    OUTPUTS_LENT_OR_COPIED,
+    OUTPUTS_VIEWS,
+    VIEWS,
+    CapturedGraph,
+    CudaGraphModel,
+    GraphSet,
+    graph_set_modes,
+)
 from .inputs import resize_batch
 
+MODES_WITHOUT_CUDAGRAPHS = (None, "default", "max-autotune-no-cudagraphs")
 WARMUP_CALLS = 3
 """Calls per batch size on the side stream before its capture (lazy initialisation stays out of it)."""
 HOST_SYNC_HINT = (
@@ -221,3 +232,92 @@ def _workspaces_in_graph_pools() -> Iterator[None]:
         yield
     finally:
         torch._C._cuda_clearCublasWorkspaces()
+
+
+def check_batch_sizes(batch_sizes: Optional[Sequence[int]], default: Sequence[int]) -> Tuple[int, ...]:
+    """The sizes to capture (`default` when none are given), sorted and distinct; raises on a bad size."""
+    sizes = tuple(default if not batch_sizes else batch_sizes)
+    if any(not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in sizes):
+        raise ValueError(f"batch_sizes must be positive integers, got {list(sizes)}")
+    return tuple(sorted(set(sizes)))
+
+
+def check_inputs(example_inputs: Sequence[Any]) -> None:
+    """Capturable inputs: tensors with a batch dimension 0."""
+    import torch
+
+    if not example_inputs:
+        raise TypeError("the cudagraph backend needs at least one example input")
+    for position, value in enumerate(example_inputs):
+        if not isinstance(value, torch.Tensor) or value.dim() == 0:
+            kind = type(value).__name__ if not isinstance(value, torch.Tensor) else "0-dim tensor"
+            raise TypeError(
+                f"the cudagraph backend takes tensor inputs with a batch dimension 0; "
+                f"input {position} is a {kind} (bind constants into the module instead)"
+            )
+
+
+def compile_kwargs_without_cudagraphs(mode: Optional[str], inductor_options: Dict[str, Any]) -> Dict[str, Any]:
+    """torch.compile arguments for Inductor with its own CUDA graphs off."""
+    if mode not in MODES_WITHOUT_CUDAGRAPHS:
+        raise ValueError(
+            f"mode={mode!r} is not one of {list(MODES_WITHOUT_CUDAGRAPHS)}: the cudagraph backend "
+            "captures its own CUDA graphs, so Inductor's (reduce-overhead, max-autotune) stay off"
+        )
+    if inductor_options.get("triton.cudagraphs"):
+        raise ValueError("triton.cudagraphs=True would capture Inductor's own CUDA graphs inside ours")
+    if mode is not None and inductor_options:
+        raise ValueError(
+            f"torch.compile takes a mode or Inductor options, not both; got mode={mode!r} "
+            f"and {sorted(inductor_options)}"
+        )
+    if mode is not None:
+        return {"mode": mode}
+    return {"options": {**inductor_options, "triton.cudagraphs": False}}
+
+
+def capture_model(
+    request: CaptureRequest, compile_metrics: Tuple[Metric, ...], details: Mapping[str, Any]
+) -> CudaGraphModel:
+    """Capture `request` and wrap the graphs in a model whose statistics say what compiling and capturing cost."""
+    captured = capture_graphs(request)
+    sets = captured.sets
+    captured_sizes = sorted(sets[0].captured)
+    stats = CompileStats(
+        metrics=compile_metrics
+        + (
+            stat("capture_s", captured.seconds, "s", kind="duration"),
+            stat("graphs_captured", len(captured_sizes) * len(sets), "count", better="higher"),
+            stat("capture_fallbacks", len(captured.failed), "count"),
+            stat("graph_pool_bytes", captured.pool_bytes, "B", kind="memory"),
+        ),
+        details={
+            **details,
+            "batch_sizes": list(request.sizes),
+            "captured": captured_sizes,
+            "fallback": dict(sorted(captured.failed.items())),
+            "outputs": OUTPUTS_VIEWS if request.modes == (VIEWS,) else OUTPUTS_LENT_OR_COPIED,
+            "graph_sets": [graph_set.mode for graph_set in sets],
+            "graph_pool_allocated_bytes": captured.pool_allocated_bytes,
+            "warmup_calls": WARMUP_CALLS,
+        },
+    )
+    return CudaGraphModel(request.compiled, sets, stats, captured.keep_alive)
+
+
+def capture_compiled(
+    compiled: Callable[..., Any],
+    module_name: str,
+    example_inputs: Sequence[Any],
+    sizes: Tuple[int, ...],
+    details: Mapping[str, Any],
+    *,
+    fallback: bool = False,
+    return_views: bool = False,
+) -> CudaGraphModel:
+    """Capture a module compiled elsewhere (its compile is not timed here) at `sizes` (checked ones)."""
+    check_inputs(example_inputs)
+    request = CaptureRequest(
+        compiled, module_name, tuple(example_inputs), sizes, graph_set_modes(return_views), fallback
+    )
+    return capture_model(request, (), details)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .base import Backend, CompiledModel, CompileStats
+from .base import CompiledModel, CompileStats
+from .hf_llm import HfLlmBackend
 
 
-class EagerBackend(Backend):
+class EagerBackend(HfLlmBackend):
     name = "eager"
     slow_compile = False
 

@@ -6,7 +6,8 @@ import time
 from typing import Any, Callable, Iterable, Optional, Sequence, Tuple
 
 from ..measure.dynamo import compiled_graph_count
-from .base import Backend, CompiledModel, CompileStats, stat
+from .base import CompiledModel, CompileStats, stat
+from .hf_llm import HfLlmBackend
 from .inputs import resize_batch
 
 
@@ -37,7 +38,7 @@ def compile_for_batch_sizes(
     return time.perf_counter() - start, compiled_graph_count() - graphs_before
 
 
-class InductorBackend(Backend):
+class InductorBackend(HfLlmBackend):
     name = "inductor"
 
     def compile(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence
 
 from .base import Backend, BackendUnsupported
@@ -40,10 +41,10 @@ class VllmBackend(Backend):
 
     def llm(self, model: str, recorder: PerfRecorder, **options: Any) -> LlmRunner:
         """A runner on the engine for `model` with `options` (built now, or shared with an earlier test)."""
-        from ..llm import EngineCache, LlmRunner
+        from ..llm import EngineCache, LlmRunner, build_engine
 
         if self._engines is None:
-            self._engines = EngineCache(self.device)
+            self._engines = EngineCache(functools.partial(build_engine, device=self.device))
         engine, built_now = self._engines.get(model, options)
         runner = LlmRunner(engine, recorder, built_now)
         recorder.config["llm"] = runner.effective_config

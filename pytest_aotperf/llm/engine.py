@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import gc
 import json
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-from . import buildlog
+from . import buildlog, hf_model
 from .logtap import ChildOutputTap
-from .options import EngineOptions, engine_options, installed_release
+from .options import EngineOptions, OptionError, engine_options, installed_release
 from .specs import ModelSpec, resolve_model
 
 
@@ -31,11 +33,22 @@ class BuildReport:
 class Engine:
     """A running `vllm.LLM`, its model, its build report and the configuration it runs with."""
 
-    def __init__(self, llm: Any, spec: ModelSpec, report: BuildReport, effective_config: Mapping[str, Any]) -> None:
+    weights_dir: Optional[str]
+    """The folder of seeded weights the engine loaded (removed at shutdown), or None."""
+
+    def __init__(
+        self,
+        llm: Any,
+        spec: ModelSpec,
+        report: BuildReport,
+        effective_config: Mapping[str, Any],
+        weights_dir: Optional[str] = None,
+    ) -> None:
         self.llm = llm
         self.spec = spec
         self.report = report
         self.effective_config = effective_config
+        self.weights_dir = weights_dir
 
     def shutdown(self) -> None:
         """Stop the engine core (its child processes exit and give their memory back)."""
@@ -43,6 +56,9 @@ class Engine:
             self.llm.llm_engine.engine_core.shutdown()
             self.llm = None
             gc.collect()
+        if self.weights_dir is not None:
+            shutil.rmtree(self.weights_dir)
+            self.weights_dir = None
 
 
 def cache_key(model: str, options: Mapping[str, Any]) -> str:
@@ -50,11 +66,32 @@ def cache_key(model: str, options: Mapping[str, Any]) -> str:
     return json.dumps({"model": model, "options": options}, sort_keys=True, default=repr)
 
 
+def seeded_weights(spec: ModelSpec, options: Mapping[str, Any], device: str) -> Tuple[Dict[str, Any], Optional[str]]:
+    """The engine options for `weights` ("dummy": vLLM's random weights; "seeded": the other backends' weights,
+    saved in a new folder vLLM loads), and that folder, which the engine removes when it shuts down."""
+    weights = options.get("weights", "dummy")
+    rest = {key: value for key, value in options.items() if key != "weights"}
+    if weights == "dummy":
+        return rest, None
+    if weights != "seeded":
+        raise OptionError(f"weights={weights!r}: give 'dummy' (vLLM's random weights) or 'seeded'")
+    if rest.get("load_format", "safetensors") != "safetensors":
+        raise OptionError(f"weights='seeded' loads safetensors; load_format={rest['load_format']!r} contradicts it")
+    dtype = hf_model.resolve_dtype(spec, device, rest.get("dtype"))
+    folder = tempfile.mkdtemp(prefix="aotperf-seeded-")
+    hf_model.save_seeded(spec, folder, dtype, device)
+    return {**rest, "load_format": "safetensors", "dtype": dtype}, folder
+
+
 def build_engine(model: str, options: Mapping[str, Any], device: str) -> Engine:
-    """Start an engine for `model` with `options`; raise EngineStartError with vLLM's cause if it fails."""
+    """Start an engine for `model` with `options`; raise EngineStartError with vLLM's cause if it fails.
+
+    `weights="seeded"` gives vLLM the weights the eager, inductor and cudagraph backends build.
+    """
     spec = resolve_model(model)
     release = installed_release()
-    resolved = engine_options(options, release, model_path=spec.path, device=device)
+    vllm_options, weights_dir = seeded_weights(spec, options, device)
+    resolved = engine_options(vllm_options, release, model_path=weights_dir or spec.path, device=device)
     from vllm import LLM
 
     tap = ChildOutputTap()
@@ -64,6 +101,8 @@ def build_engine(model: str, options: Mapping[str, Any], device: str) -> Engine:
             llm = LLM(**resolved.kwargs)
     except Exception as error:
         gc.collect()
+        if weights_dir is not None:
+            shutil.rmtree(weights_dir)
         cause = buildlog.failure_cause(tap.lines())
         reported = f"; the engine reported: {cause}" if cause and cause not in str(error) else ""
         raise EngineStartError(
@@ -72,7 +111,8 @@ def build_engine(model: str, options: Mapping[str, Any], device: str) -> Engine:
     build_s = time.perf_counter() - start
     worker = llm.collective_rpc("aotperf_report")[0]
     report = BuildReport(build_s=build_s, worker=worker, graph_capture=buildlog.graph_capture(tap.lines()))
-    return Engine(llm, spec, report, effective_config(release.version, device, resolved, worker))
+    config = effective_config(release.version, device, resolved, worker)
+    return Engine(llm, spec, report, config, weights_dir)
 
 
 def effective_config(version: str, device: str, options: EngineOptions, worker: Mapping[str, Any]) -> Dict[str, Any]:
@@ -89,21 +129,25 @@ def effective_config(version: str, device: str, options: EngineOptions, worker: 
 
 
 class EngineCache:
-    """Holds at most one engine: same model and options share it, another request replaces it."""
+    """Holds at most one engine: same model and options share it, another request replaces it.
 
-    def __init__(self, device: str) -> None:
-        self._device = device
+    `build(model, options)` makes an engine (anything with a `shutdown()`): a vLLM engine, or the
+    other backends' `transformers` model.
+    """
+
+    def __init__(self, build: Callable[[str, Mapping[str, Any]], Any]) -> None:
+        self._build = build
         self._key: Optional[str] = None
-        self._engine: Optional[Engine] = None
+        self._engine: Any = None
         self.builds = 0
 
-    def get(self, model: str, options: Mapping[str, Any]) -> tuple[Engine, bool]:
+    def get(self, model: str, options: Mapping[str, Any]) -> tuple[Any, bool]:
         """The engine for `model` and `options`, and whether this call built it."""
         key = cache_key(model, options)
         if self._engine is not None and key == self._key:
             return self._engine, False
         self.close()
-        self._engine = build_engine(model, options, self._device)
+        self._engine = self._build(model, options)
         self._key = key
         self.builds += 1
         return self._engine, True

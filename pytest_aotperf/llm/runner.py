@@ -3,33 +3,26 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, List, Mapping, Optional, Tuple
 
 from .engine import Engine
+from .metrics import (
+    Generation,
+    cache_metric,
+    check_generate_arguments,
+    prompt_token_ids,
+    record_generation,
+    record_unavailable_graphs,
+)
 
-if TYPE_CHECKING:
-    from ..recorder import PerfRecorder
-
-BENCH_PROMPT_ID_LIMIT = 10000
-"""vLLM's latency benchmark draws prompt ids below 10000; so do we (below the vocabulary if smaller)."""
 CPU_NO_GRAPHS = "vLLM on CPU captures no CUDA graphs"
-
-
-@dataclass(frozen=True)
-class Generation:
-    """The samples of one `generate` call: per iteration (latency, tokens/s) or per request (ttft, tpot)."""
-
-    latency_s: Tuple[float, ...]
-    ttft_s: Tuple[float, ...]
-    tpot_s: Tuple[float, ...]
-    output_tokens_per_s: Tuple[float, ...]
+NO_REQUEST_STATS = "vLLM returned no per-request metrics (RequestOutput.metrics is None)"
 
 
 class LlmRunner:
     """Generates with one engine and records what it measures on the test's recorder."""
 
-    def __init__(self, engine: Engine, recorder: PerfRecorder, built_now: bool) -> None:
+    def __init__(self, engine: Engine, recorder: Any, built_now: bool) -> None:
         self._engine = engine
         self._recorder = recorder
         record_build(recorder, engine, built_now)
@@ -53,26 +46,29 @@ class LlmRunner:
         warmup: int = 3,
         iterations: int = 10,
         seed: int = 0,
+        greedy: bool = False,
     ) -> Generation:
         """Generate `output_len` tokens for `batch_size` prompts of `prompt_len` token ids, as vLLM's
-        latency benchmark does (same sampling, ids below 10000), and record the metrics:
-        latency (end to end per batch), ttft, tpot, output_tokens_per_s."""
-        import numpy as np
+        latency benchmark does (ids below 10000, sampling at temperature 1 unless `greedy`), and record
+        the metrics: latency (end to end per batch), ttft, tpot, output_tokens_per_s."""
         from vllm import SamplingParams, TokensPrompt
 
-        if min(batch_size, prompt_len, output_len, iterations) < 1 or warmup < 0:
-            raise ValueError("batch_size, prompt_len, output_len and iterations must be at least 1, warmup at least 0")
+        check_generate_arguments(batch_size, prompt_len, output_len, warmup, iterations)
         max_model_len = self.llm.llm_engine.model_config.max_model_len
         if prompt_len + output_len > max_model_len:
             raise ValueError(
                 f"prompt_len + output_len = {prompt_len + output_len} exceeds the engine's "
                 f"max_model_len {max_model_len}"
             )
-        id_limit = min(BENCH_PROMPT_ID_LIMIT, self._engine.spec.vocab_size)
-        token_ids = np.random.default_rng(seed).integers(id_limit, size=(batch_size, prompt_len)).tolist()
+        token_ids = prompt_token_ids(self._engine.spec.vocab_size, batch_size, prompt_len, seed)
         prompts = [TokensPrompt(prompt_token_ids=ids) for ids in token_ids]
         params = SamplingParams(
-            n=1, temperature=1.0, top_p=1.0, ignore_eos=True, max_tokens=output_len, detokenize=False
+            n=1,
+            temperature=0.0 if greedy else 1.0,
+            top_p=1.0,
+            ignore_eos=True,
+            max_tokens=output_len,
+            detokenize=False,
         )
         for _ in range(warmup):
             self.llm.generate(prompts, sampling_params=params, use_tqdm=False)
@@ -90,41 +86,16 @@ class LlmRunner:
                 ttft, tpot = request_timings(output.metrics)
                 ttfts.extend([ttft] if ttft is not None else [])
                 tpots.extend([tpot] if tpot is not None else [])
-        self._record(
-            latencies,
-            ttfts,
-            tpots,
-            throughputs,
-            output_len,
-            {"batch_size": batch_size, "prompt_len": prompt_len, "output_len": output_len},
+        generation = Generation(
+            tuple(latencies),
+            tuple(ttfts),
+            tuple(tpots),
+            tuple(throughputs),
+            tuple(tuple(o.outputs[0].token_ids) for o in outputs),
         )
-        return Generation(tuple(latencies), tuple(ttfts), tuple(tpots), tuple(throughputs))
-
-    def _record(
-        self,
-        latencies: List[float],
-        ttfts: List[float],
-        tpots: List[float],
-        throughputs: List[float],
-        output_len: int,
-        shape: Dict[str, int],
-    ) -> None:
-        recorder = self._recorder
-        recorder.record_samples("latency", latencies, unit="s", context=shape)
-        recorder.record_samples(
-            "output_tokens_per_s", throughputs, unit="tokens/s", better="higher", kind="value", context=shape
-        )
-        no_stats = "vLLM returned no per-request metrics (RequestOutput.metrics is None)"
-        if ttfts:
-            recorder.record_samples("ttft", ttfts, unit="s", context=shape)
-        else:
-            recorder.record_unavailable("ttft", no_stats, unit="s", kind="timing")
-        if tpots:
-            recorder.record_samples("tpot", tpots, unit="s", context=shape)
-        else:
-            recorder.record_unavailable(
-                "tpot", no_stats if output_len > 1 else "output_len 1 has no decode step", unit="s", kind="timing"
-            )
+        shape = {"batch_size": batch_size, "prompt_len": prompt_len, "output_len": output_len}
+        record_generation(self._recorder, generation, shape, NO_REQUEST_STATS)
+        return generation
 
 
 def request_timings(stats: Any) -> Tuple[Optional[float], Optional[float]]:
@@ -146,17 +117,7 @@ def compile_cache_state(counters: Mapping[str, int]) -> str:
     return "none"
 
 
-def cache_metric(stem: str, cache: str) -> str:
-    """`engine_build_cold_s`, `compile_warm_s`, ...: a cold build is only ever compared with a cold one."""
-    return f"{stem}_{cache}_s" if cache != "none" else f"{stem}_s"
-
-
-def without_cache_state(name: str) -> str:
-    """`engine_build_cold_s` -> `engine_build_s`: the metric whatever the compile cache was."""
-    return name.replace("_cold_s", "_s").replace("_warm_s", "_s")
-
-
-def record_build(recorder: PerfRecorder, engine: Engine, built_now: bool) -> None:
+def record_build(recorder: Any, engine: Engine, built_now: bool) -> None:
     """Engine build time, compilation, CUDA-graph capture and the worker's GPU memory peaks."""
     report = engine.report
     worker = report.worker
@@ -194,8 +155,7 @@ def record_build(recorder: PerfRecorder, engine: Engine, built_now: bool) -> Non
             if worker["cudagraph_mode"] == "NONE"
             else "vLLM logged no 'Graph capturing finished' line"
         )
-        recorder.record_unavailable("cudagraph_capture_s", reason, unit="s", kind="duration")
-        recorder.record_unavailable("cudagraph_memory", reason, unit="B", kind="memory")
+        record_unavailable_graphs(recorder, reason)
     if worker["cuda"]:
         for name, key in (("gpu_peak_allocated", "torch_peak_allocated"), ("gpu_peak_reserved", "torch_peak_reserved")):
             recorder.record(name, worker[key], unit="B", kind="memory", source="torch in the vLLM worker process")

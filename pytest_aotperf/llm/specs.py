@@ -21,6 +21,7 @@ class ModelSpec:
     name: str
     path: str
     vocab_size: int
+    max_position_embeddings: int
 
 
 def resolve_model(model: str) -> ModelSpec:
@@ -43,4 +44,5 @@ def resolve_model(model: str) -> ModelSpec:
         name=model,
         path=str(folder.resolve()),
         vocab_size=int(config["vocab_size"]),
+        max_position_embeddings=int(config.get("max_position_embeddings", 0)),
     )

@@ -1,0 +1,243 @@
+"""One LLM, four backends: eager, inductor, cudagraph (transformers with a static KV cache) and vLLM, like for like.
+
+All backends build the same seeded random weights (vLLM loads them, `weights="seeded"`), in the same
+dtype, and generate greedily from the same token-id prompts. Per backend, in processes of their own:
+a cold build (fresh Inductor and vLLM caches) and a warm one (a new process, same caches), which then
+measures output tokens/s, TTFT, TPOT and latency per batch size through the `aot_llm` runners. Tokens/s
+is also given as a fraction of the memory-bandwidth floor: every weight (and the KV cache read so far)
+read once per decode step. Greedy tokens are compared with eager's (first step where they differ).
+Prints a table and writes llm_backends.json to --out (default $OUT, else the current folder).
+
+GPU (H100): python benchmarks/llm_backends.py
+CPU smoke:  python benchmarks/llm_backends.py --model tiny-llama --batch-sizes 1,4 --output-len 16 \\
+            --warmup 1 --iterations 3 --backends eager,inductor,vllm
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pytest_aotperf.llm.agreement import first_difference  # noqa: E402
+from pytest_aotperf.llm.hf_model import resolve_dtype  # noqa: E402
+from pytest_aotperf.llm.metrics import without_cache_state  # noqa: E402
+from pytest_aotperf.llm.specs import resolve_model  # noqa: E402
+
+BACKENDS = ("eager", "inductor", "cudagraph", "vllm")
+COMPILING = ("inductor", "cudagraph", "vllm")
+H100_SXM_BANDWIDTH_GBS = 3350.0
+BUILD_METRICS = ("engine_build_s", "model_build_s", "compile_s", "cudagraph_capture_s", "cudagraph_memory")
+MEMORY_METRICS = ("gpu_peak_allocated", "gpu_peak_reserved", "gpu_device_used", "host_peak_rss")
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="llama-3.2-1b", help="shipped spec or config folder (default %(default)s)")
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default %(default)s)")
+    parser.add_argument("--batch-sizes", default="1,4,16", help="comma-separated (default %(default)s)")
+    parser.add_argument("--prompt-len", type=int, default=32, help="default %(default)s (vLLM's benchmark)")
+    parser.add_argument("--output-len", type=int, default=128, help="default %(default)s (vLLM's benchmark)")
+    parser.add_argument(
+        "--warmup", type=int, default=5, help="warm-up generations per batch size (default %(default)s)"
+    )
+    parser.add_argument("--iterations", type=int, default=15, help="timed generations (default %(default)s)")
+    parser.add_argument("--dtype", default=None, help="default: the config's on a GPU, float32 on CPU")
+    parser.add_argument("--gpu-memory-utilization", type=float, default=0.5, help="vLLM's (default %(default)s)")
+    parser.add_argument(
+        "--bandwidth-gbs", type=float, default=H100_SXM_BANDWIDTH_GBS, help="for the floor (default %(default)s)"
+    )
+    parser.add_argument("--out", default=os.environ.get("OUT", "."), help="folder for the JSON (default $OUT or .)")
+    parser.add_argument("--child", choices=("cold", "warm"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-backend", help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.backends = [name for name in args.backends.split(",") if name]
+    unknown = sorted(set(args.backends) - set(BACKENDS))
+    if unknown:
+        parser.error(f"unknown backend(s) {', '.join(unknown)}; known: {', '.join(BACKENDS)}")
+    args.batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
+    return args
+
+
+def llm_options(args: argparse.Namespace, backend: str, device: str) -> Dict[str, Any]:
+    """The same model for every backend: dtype, seeded weights; graphs captured at the measured batch sizes."""
+    options: Dict[str, Any] = {"dtype": args.dtype} if args.dtype else {}
+    if backend == "vllm":
+        options["weights"] = "seeded"
+        if device.startswith("cuda"):
+            options["gpu_memory_utilization"] = args.gpu_memory_utilization
+    if backend == "cudagraph":
+        options["batch_sizes"] = args.batch_sizes
+    return options
+
+
+def metric_value(metrics: Dict[str, Any], name: str) -> Any:
+    metric = metrics.get(name)
+    if metric is None:
+        return None
+    return metric.value if metric.available else f"unavailable: {metric.unavailable}"
+
+
+def run_child(args: argparse.Namespace) -> None:
+    """One build of one backend (cold or warm); the warm one also generates at every batch size."""
+    import torch
+
+    from pytest_aotperf.backends import create_backend
+    from pytest_aotperf.measure.memory import MemoryMonitor
+    from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan
+    from pytest_aotperf.recorder import PerfRecorder
+
+    backend = create_backend(args.child_backend)
+    device = backend.device
+    result: Dict[str, Any] = {"backend": backend.name, "build": args.child, "device": device, "batches": {}}
+    try:
+        for batch_size in args.batch_sizes:
+            memory = MemoryMonitor(use_cuda=device.startswith("cuda"))
+            recorder = PerfRecorder(f"{backend.name}-{batch_size}", device, CpuTimer(), SamplingPlan(), memory)
+            memory.start()
+            runner = backend.llm(args.model, recorder, **llm_options(args, backend.name, device))
+            measuring = args.child == "warm"
+            generation = runner.generate(
+                batch_size,
+                args.prompt_len,
+                args.output_len,
+                warmup=args.warmup if measuring else 0,
+                iterations=args.iterations if measuring else 1,
+                greedy=True,
+            )
+            metrics = {without_cache_state(m.name): m for m in recorder.finish()}
+            entry: Dict[str, Any] = {name: metric_value(metrics, name) for name in BUILD_METRICS + MEMORY_METRICS}
+            entry["compile_cache"] = dict(metrics["engine_build_s"].context).get("compile_cache")
+            if measuring:
+                entry.update(
+                    latency_s=statistics.median(generation.latency_s),
+                    ttft_s=statistics.median(generation.ttft_s) if generation.ttft_s else None,
+                    tpot_s=statistics.median(generation.tpot_s) if generation.tpot_s else None,
+                    output_tokens_per_s=statistics.median(generation.output_tokens_per_s),
+                    token_ids=[list(tokens) for tokens in generation.token_ids],
+                    decode_graphs=recorder.config.get("llm", {}).get("decode_graphs"),
+                )
+            result["batches"][batch_size] = entry
+        result["config"] = json.loads(json.dumps(recorder.config.get("llm", {}), default=repr))
+    finally:
+        backend.close()
+    result["torch"] = torch.__version__
+    Path(args.child_out).write_text(json.dumps(result))
+
+
+def child(args: argparse.Namespace, backend: str, build: str, caches: Path) -> Dict[str, Any]:
+    """Run one build of `backend` in a process of its own, with the compile caches under `caches`."""
+    out = caches / f"{backend}-{build}.json"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TORCHINDUCTOR_CACHE_DIR": str(caches / "inductor"),
+        "VLLM_CACHE_ROOT": str(caches / "vllm"),
+    }
+    command = [sys.executable, __file__, *sys.argv[1:], "--child", build, "--child-backend", backend]
+    subprocess.run([*command, "--child-out", str(out)], env=env, check=True)
+    return json.loads(out.read_text())
+
+
+def bandwidth_floor(args: argparse.Namespace, dtype: str, batch_size: int) -> Dict[str, float]:
+    """Tokens/s if every decode step only read each weight once and the KV cache written so far (mean context)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(resolve_model(args.model).path)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    itemsize = torch.empty(0, dtype=getattr(torch, dtype)).element_size()
+    weights = sum(p.numel() for p in model.parameters()) * itemsize  # tied embeddings counted once
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    per_token = 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * itemsize
+    context = args.prompt_len + args.output_len / 2
+    step_bytes = weights + batch_size * context * per_token
+    step_s = step_bytes / (args.bandwidth_gbs * 1e9)
+    return {
+        "weight_bytes": float(weights),
+        "step_bytes": step_bytes,
+        "step_s": step_s,
+        "tokens_per_s": batch_size / step_s,
+    }
+
+
+def agreement_with(reference: Optional[Dict[str, Any]], entry: Dict[str, Any]) -> Optional[str]:
+    if reference is None or "token_ids" not in reference or "token_ids" not in entry:
+        return None
+    where = first_difference(reference["token_ids"], entry["token_ids"])
+    return "identical" if where is None else f"differs first at step {where[1]} (request {where[0]})"
+
+
+def fmt(value: Any, scale: float = 1.0, unit: str = "", digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return "n/a"
+    return f"{value * scale:.{digits}g}{unit}"
+
+
+def main() -> None:
+    args = parse_args()
+    if args.child:
+        run_child(args)
+        return
+    results: Dict[str, Any] = {"args": {k: v for k, v in vars(args).items() if not k.startswith("child")}, "runs": {}}
+    with tempfile.TemporaryDirectory(prefix="aotperf-llm-bench-") as tmp:
+        for backend in args.backends:
+            caches = Path(tmp) / backend
+            caches.mkdir()
+            builds = ("cold", "warm") if backend in COMPILING else ("warm",)
+            results["runs"][backend] = {build: child(args, backend, build, caches) for build in builds}
+    device = next(iter(results["runs"].values()))["warm"]["device"]
+    dtype = resolve_dtype(resolve_model(args.model), device, args.dtype)
+    results["dtype"] = dtype
+    results["floor"] = {size: bandwidth_floor(args, dtype, size) for size in args.batch_sizes}
+    eager = results["runs"].get("eager", {}).get("warm")
+    header = (
+        "backend    batch  tokens/s  of floor  ttft      tpot      latency   build cold  build warm  "
+        "compile cold  compile warm  capture  graph mem  gpu peak  tokens vs eager"
+    )
+    print(header)
+    print("-" * len(header))
+    for backend, builds in results["runs"].items():
+        for size in args.batch_sizes:
+            key = str(size)
+            warm = builds["warm"]["batches"][key]
+            cold = builds.get("cold", {}).get("batches", {}).get(key, {})
+            floor = results["floor"][size]["tokens_per_s"]
+            warm["fraction_of_floor"] = warm["output_tokens_per_s"] / floor
+            warm["agreement_with_eager"] = agreement_with(eager["batches"][key] if eager else None, warm)
+            print(
+                f"{backend:<10} {size:>5}  {fmt(warm['output_tokens_per_s'], digits=4):>8}  "
+                f"{warm['fraction_of_floor']:>8.1%}  {fmt(warm['ttft_s'], 1e3, ' ms'):>8}  "
+                f"{fmt(warm['tpot_s'], 1e3, ' ms'):>8}  {fmt(warm['latency_s'], 1e3, ' ms'):>8}  "
+                f"{fmt(cold.get('engine_build_s'), unit=' s'):>10}  {fmt(warm['engine_build_s'], unit=' s'):>10}  "
+                f"{fmt(cold.get('compile_s'), unit=' s'):>12}  {fmt(warm['compile_s'], unit=' s'):>12}  "
+                f"{fmt(warm['cudagraph_capture_s'], unit=' s'):>7}  "
+                f"{fmt(warm['cudagraph_memory'], 2**-20, ' MiB'):>9}  "
+                f"{fmt(warm['gpu_peak_allocated'], 2**-30, ' GiB'):>8}  {warm['agreement_with_eager'] or '-'}"
+            )
+    for size, floor in results["floor"].items():
+        print(
+            f"floor at batch {size}: {floor['tokens_per_s']:.0f} tokens/s ({floor['step_s'] * 1e3:.3f} ms per step, "
+            f"{floor['step_bytes'] / 2**30:.2f} GiB read at {args.bandwidth_gbs:.0f} GB/s)"
+        )
+    out = Path(args.out) / "llm_backends.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=repr) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""What every LLM runner records, under the same names on every backend: generation and build metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, List, Mapping, Tuple
+
+BENCH_PROMPT_ID_LIMIT = 10000
+"""vLLM's latency benchmark draws prompt ids below 10000; so do we (below the vocabulary if smaller)."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The samples of one `generate` call: per iteration (latency, tokens/s) or per request (ttft, tpot).
+
+    `token_ids` are the output tokens of the last iteration, per request.
+    """
+
+    latency_s: Tuple[float, ...]
+    ttft_s: Tuple[float, ...]
+    tpot_s: Tuple[float, ...]
+    output_tokens_per_s: Tuple[float, ...]
+    token_ids: Tuple[Tuple[int, ...], ...] = ()
+
+
+def check_generate_arguments(batch_size: int, prompt_len: int, output_len: int, warmup: int, iterations: int) -> None:
+    if min(batch_size, prompt_len, output_len, iterations) < 1 or warmup < 0:
+        raise ValueError("batch_size, prompt_len, output_len and iterations must be at least 1, warmup at least 0")
+
+
+def prompt_token_ids(vocab_size: int, batch_size: int, prompt_len: int, seed: int) -> List[List[int]]:
+    """The prompts every backend generates from: ids drawn as vLLM's latency benchmark draws them."""
+    import numpy as np
+
+    id_limit = min(BENCH_PROMPT_ID_LIMIT, vocab_size)
+    ids: List[List[int]] = np.random.default_rng(seed).integers(id_limit, size=(batch_size, prompt_len)).tolist()
+    return ids
+
+
+def record_generation(
+    recorder: Any, generation: Generation, shape: Mapping[str, int], no_request_stats: str = ""
+) -> None:
+    """latency, output_tokens_per_s, ttft and tpot; `no_request_stats` says why ttft is missing, if it is."""
+    context = dict(shape)
+    recorder.record_samples("latency", generation.latency_s, unit="s", context=context)
+    recorder.record_samples(
+        "output_tokens_per_s",
+        generation.output_tokens_per_s,
+        unit="tokens/s",
+        better="higher",
+        kind="value",
+        context=context,
+    )
+    if generation.ttft_s:
+        recorder.record_samples("ttft", generation.ttft_s, unit="s", context=context)
+    else:
+        recorder.record_unavailable("ttft", no_request_stats, unit="s", kind="timing")
+    if generation.tpot_s:
+        recorder.record_samples("tpot", generation.tpot_s, unit="s", context=context)
+    else:
+        reason = "output_len 1 has no decode step" if shape["output_len"] <= 1 else no_request_stats
+        recorder.record_unavailable("tpot", reason, unit="s", kind="timing")
+
+
+def cache_metric(stem: str, cache: str) -> str:
+    """`engine_build_cold_s`, `compile_warm_s`, ...: a cold build is only ever compared with a cold one."""
+    return f"{stem}_{cache}_s" if cache != "none" else f"{stem}_s"
+
+
+def without_cache_state(name: str) -> str:
+    """`engine_build_cold_s` -> `engine_build_s`: the metric whatever the compile cache was."""
+    return name.replace("_cold_s", "_s").replace("_warm_s", "_s")
+
+
+def record_unavailable_graphs(recorder: Any, reason: str) -> None:
+    recorder.record_unavailable("cudagraph_capture_s", reason, unit="s", kind="duration")
+    recorder.record_unavailable("cudagraph_memory", reason, unit="B", kind="memory")
