@@ -6,10 +6,11 @@ graphs compiled here and there are the same and the second compile of a run is a
 
 import pytest
 import torch
+from llm_metrics import metrics_by_name
 
 from pytest_aotperf.backends import BackendUnsupported, create_backend
 from pytest_aotperf.llm.agreement import TIE_TOLERANCE, agreement
-from pytest_aotperf.llm.metrics import prompt_token_ids, without_cache_state
+from pytest_aotperf.llm.metrics import prompt_token_ids
 from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan
 from pytest_aotperf.recorder import PerfRecorder, compiled_graph_count
 
@@ -20,10 +21,6 @@ FIRST_TOKENS = 16
 
 def new_recorder(name, device="cpu"):
     return PerfRecorder(name, device, CpuTimer(), SamplingPlan())
-
-
-def metrics_by_name(recorder):
-    return {without_cache_state(m.name): m for m in recorder.metrics}
 
 
 @pytest.fixture(scope="module")

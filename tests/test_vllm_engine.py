@@ -9,10 +9,11 @@ import pytest
 
 pytest.importorskip("vllm")
 
+from llm_metrics import metrics_by_name  # noqa: E402
+
 from pytest_aotperf.backends.base import BackendUnsupported  # noqa: E402
 from pytest_aotperf.backends.vllm import VllmBackend  # noqa: E402
 from pytest_aotperf.llm import EngineStartError, OptionError  # noqa: E402
-from pytest_aotperf.llm.metrics import without_cache_state  # noqa: E402
 from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan  # noqa: E402
 from pytest_aotperf.recorder import PerfRecorder  # noqa: E402
 
@@ -39,11 +40,6 @@ def engine_cores():
         for p in psutil.Process().children(recursive=True)
         if "EngineCor" in p.name() and p.status() != psutil.STATUS_ZOMBIE
     ]
-
-
-def metrics_by_name(recorder):
-    """Metrics by name, build metrics without their cache state (`engine_build_cold_s` -> `engine_build_s`)."""
-    return {without_cache_state(m.name): m for m in recorder.metrics}
 
 
 def test_compile_is_unsupported(backend):

@@ -82,8 +82,8 @@ class Backend(ABC):
         """Compile `module` for `example_inputs` and every batch size in `batch_sizes`."""
 
     def llm(self, model: str, recorder: PerfRecorder, **options: Any) -> LlmRunner:
-        """An LLM runner for `model` (see the vllm backend); other backends do not run LLMs yet."""
-        raise BackendUnsupported(f"aot_llm is not supported by the {self.name!r} backend yet")
+        """An LLM runner for `model` (the vllm backend, and the module compilers through `HfLlmBackend`)."""
+        raise BackendUnsupported(f"aot_llm is not supported by the {self.name!r} backend")
 
     def close(self) -> None:
         """Release what the backend holds at the end of the session."""
