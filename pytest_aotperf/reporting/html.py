@@ -9,6 +9,7 @@ drawn here), so the page opens without a network.
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -38,10 +39,13 @@ from .rows import status_color as status_color  # re-exported: the history page 
 
 Trends = Mapping[Tuple[str, str], Sequence[float]]
 """Per (test, backend), a metric's values over the runs of a history, oldest first."""
-SHOWN_QUANTILES = (0.25, 0.75)
-"""The samples' range (with the baseline band and current value) the strip plot's axis covers."""
+FENCE = 1.5
+"""The strip plot's axis covers the samples within FENCE interquartile ranges of the quartiles (Tukey's
+fences), with the baseline's band and the current value; the samples beyond are counted and drawn at its edges."""
 PLOTTED_SAMPLES = 100
 """Samples drawn per plot at most, evenly spaced in rank (the page stays light)."""
+JITTER_SEED = 0
+"""The dots' heights are random, from this seed: the same report gives the same page."""
 BETTER, WORSE = "#2e7d32", "#c62828"
 LEGEND = (
     "Shaded: the baseline's tolerance band; dashed line: baseline; dots: this run's samples; "
@@ -247,10 +251,10 @@ def strip_plot(
         svg.append(_band(x0, 14, x1 - x0, axis_y - 14))
         svg.append(_vline(scale((band[0] + band[1]) / 2), 14, axis_y, "#1f2933", 2, dashed=True))
     beyond = sum(not low <= value <= high for value in samples)
-    drawn = thin(samples, PLOTTED_SAMPLES)
+    jitter = random.Random(JITTER_SEED)
     dots = [
-        (min(max(scale(value), 10), width - 10), 18 + (index * 7919 % 97) / 97 * (axis_y - 24))
-        for index, value in enumerate(drawn)
+        (min(max(scale(value), 10), width - 10), 18 + jitter.random() * (axis_y - 24))
+        for value in thin(samples, PLOTTED_SAMPLES)
     ]
     svg.append(_dots(dots, color))
     svg.append(_vline(scale(current), 14, axis_y, color, 3))
@@ -260,7 +264,7 @@ def strip_plot(
             "drawn at its edges</text>"
         )
     svg.append(f"<line x1='10' x2='{width - 10}' y1='{axis_y}' y2='{axis_y}' stroke='#9aa5b1'/>")
-    for tick in _ticks(low, high):
+    for tick in _ticks(low, high, max(2, width // 160)):
         x = scale(tick)
         anchor = "start" if x < 40 else "end" if x > width - 40 else "middle"
         svg.append(
@@ -406,9 +410,10 @@ def _vline(x: float, top: float, bottom: float, color: str, width: float, dashed
 
 
 def _central(samples: Sequence[float]) -> List[float]:
-    """The samples between the SHOWN_QUANTILES, so a few outliers do not squash the plot."""
+    """The samples within Tukey's fences, so a long tail does not squash the plot."""
     ordered = sorted(samples)
-    if len(ordered) < 10:
+    if len(ordered) < 4:
         return ordered
-    first, last = (round(q * (len(ordered) - 1)) for q in SHOWN_QUANTILES)
-    return ordered[first : last + 1]
+    q1, q3 = (ordered[round(q * (len(ordered) - 1))] for q in (0.25, 0.75))
+    reach = FENCE * (q3 - q1)
+    return [value for value in ordered if q1 - reach <= value <= q3 + reach]
