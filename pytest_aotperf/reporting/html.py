@@ -365,9 +365,9 @@ def line_plot(
             f"<circle cx='{x_of(index):.1f}' cy='{y_of(value):.1f}' r='{5 if ringed_mark else 3}' fill='{color}'{ring}>"
             f"<title>{escape(label)}: {escape(format_quantity(value, unit))}{escape(note)}</title></circle>"
         )
-    for index in sorted({0, len(points) - 1}):
+    for index, anchor in sorted({0: "start", len(points) - 1: "end"}.items()):
         svg.append(
-            f"<text x='{x_of(index):.1f}' y='{height - 8}' text-anchor='middle'>{escape(points[index][0])}</text>"
+            f"<text x='{x_of(index):.1f}' y='{height - 8}' text-anchor='{anchor}'>{escape(points[index][0])}</text>"
         )
     return "".join(svg) + "</svg>"
 
