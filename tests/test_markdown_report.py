@@ -3,9 +3,9 @@
 import json
 
 from fake_timer import CONFTEST
+from report_data import entry_json, report
 
 from pytest_aotperf.reporting.markdown import render_markdown
-from pytest_aotperf.results import RunReport
 
 
 def verdict(status, current, baseline, change=None, unit="s", tolerance=0.1):
@@ -20,32 +20,8 @@ def verdict(status, current, baseline, change=None, unit="s", tolerance=0.1):
     }
 
 
-def report(*tests):
-    return RunReport.from_json(
-        {
-            "schema": "pytest-aotperf/report/1",
-            "machine": "test-machine",
-            "environment": {"commit": "abc123"},
-            "settings": {},
-            "baselines_written": [],
-            "tests": list(tests),
-        }
-    )
-
-
 def make_test(name, verdicts, metrics=None, backend="eager"):
-    return {
-        "nodeid": f"test_perf.py::{name}",
-        "module": "test_perf.py",
-        "test": name,
-        "backend": backend,
-        "passed": True,
-        "failures": [],
-        "verdicts": verdicts,
-        "metrics": metrics or {},
-        "baseline_changes": {},
-        "config": {},
-    }
+    return entry_json(name, backend, metrics or {}, verdicts)
 
 
 RECORDED = report(
