@@ -31,7 +31,7 @@ class StatusStyle:
     """The heading of its section."""
     color: str
     attention: bool
-    """Needs a person's look: shown in the terminal's default table and counted in the headline."""
+    """Needs a person's look: listed in the terminal's default table (the other statuses are counted)."""
     upfront: bool
     """Listed first, each metric with its samples and message (HTML) or in a table of its own (Markdown)."""
 
