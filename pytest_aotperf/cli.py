@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,7 @@ from .measure.trend import DEFAULT_WINDOW
 from .reporting.history import change_lines, history_html, history_lines
 from .reporting.html import write_html
 from .reporting.markdown import render_markdown, write_markdown
-from .reporting.rows import render_table
+from .reporting.rows import DEFAULT_REFERENCE, backend_groups, backend_table, ratio_text, render_table
 from .results import KEPT, ReportError, RunReport, load_report
 from .units import format_quantity
 
@@ -65,9 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show = commands.add_parser("show", help="a table of stored baselines")
     show.add_argument("directory", nargs="?", default="baselines", type=Path)
-    compare = commands.add_parser("compare", help="two reports side by side, with ratios")
+    compare = commands.add_parser(
+        "compare", help="two reports side by side, with ratios; or, with --backends, one report's backends"
+    )
     compare.add_argument("first", type=Path)
-    compare.add_argument("second", type=Path)
+    compare.add_argument("second", type=Path, nargs="?")
+    compare.add_argument(
+        "--backends",
+        action="store_true",
+        help="compare the backends of one report: each test run on several, per metric, with ratios",
+    )
+    add_reference(compare)
     report = commands.add_parser(
         "report",
         help="render a JSON report (--aot-report) as HTML, Markdown or "
@@ -77,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--html", type=Path, metavar="OUT", help="a self-contained HTML page with plots")
     report.add_argument("--md", type=Path, metavar="OUT", help="the Markdown summary")
     report.add_argument("--benchmark-json", type=Path, metavar="OUT", help="pytest-benchmark's JSON format")
+    report.add_argument(
+        "--history", type=Path, metavar="DB", help="with --html: a latency trend per test from this history"
+    )
+    add_reference(report)
     history = commands.add_parser(
         "history", help="a metric over the runs of a history (--aot-history); flags slow drift"
     )
@@ -101,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--changes", action="store_true", help="list the runs where the metric stepped to a new level")
     add_ab_command(commands)
     return parser
+
+
+def add_reference(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reference",
+        default=DEFAULT_REFERENCE,
+        metavar="NAME",
+        help=f"the backend the others are compared with (default: {DEFAULT_REFERENCE})",
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -176,14 +198,21 @@ def print_refresh_summary(changes: Changes, files: Sequence[str], source: str = 
 def report_command(args: argparse.Namespace, _: List[str]) -> int:
     report = load_report(args.report)
     if args.html:
-        write_html(args.html, report)
+        trends = latency_trends(args.history, report.machine) if args.history else None
+        write_html(args.html, report, args.reference, trends)
     if args.md:
-        write_markdown(args.md, report)
+        write_markdown(args.md, report, args.reference)
     if args.benchmark_json:
         write_benchmark_json(args.benchmark_json, report.to_json())
     if not (args.html or args.md or args.benchmark_json):
-        print(render_markdown(report))
+        print(render_markdown(report, args.reference))
     return 0
+
+
+def latency_trends(db: Path, machine: str) -> Dict[Tuple[str, str], List[float]]:
+    """Each (test, backend)'s latency over the history's runs on `machine`, oldest first."""
+    series = load_series(db, "latency", machine=machine)
+    return {key: [point.value for point in points] for key, points in series.items()}
 
 
 def history_command(args: argparse.Namespace, _: List[str]) -> int:
@@ -217,13 +246,17 @@ def show_command(args: argparse.Namespace, _: List[str]) -> int:
 
 
 def compare_command(args: argparse.Namespace, _: List[str]) -> int:
+    if args.backends == (args.second is not None):
+        build_parser().error("compare takes two reports, or one with --backends")
+    if args.backends:
+        return compare_backends(load_report(args.first), args.reference)
     first, second = load_report(args.first), load_report(args.second)
     values_a, values_b = _values(first), _values(second)
     rows = []
     for key in sorted(set(values_a) | set(values_b)):
         (test, backend, metric), va, vb = key, values_a.get(key), values_b.get(key)
         unit = (va or vb or (0.0, ""))[1]
-        ratio = f"{vb[0] / va[0]:.3f}x" if va and vb and va[0] else ""
+        ratio = ratio_text(vb[0], va[0]) if va and vb else ""
         rows.append(
             (
                 test,
@@ -236,6 +269,17 @@ def compare_command(args: argparse.Namespace, _: List[str]) -> int:
         )
     header = ("test", "backend", "metric", args.first.name, args.second.name, "ratio")
     print("\n".join(render_table(rows, header)))
+    return 0
+
+
+def compare_backends(report: RunReport, reference: str) -> int:
+    """Each test run on several backends of `report`: per metric, each backend's value and ratio to `reference`."""
+    groups = backend_groups(report, reference)
+    if not groups:
+        print("aotperf compare: no test of this report ran on more than one backend")
+        return 0
+    header, rows = backend_table(groups)
+    print("\n".join(render_table(rows, header, shutil.get_terminal_size().columns)))
     return 0
 
 

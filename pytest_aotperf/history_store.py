@@ -31,6 +31,8 @@ class Point:
     tolerance: float
     unit: str
     better: str
+    status: str
+    """The run's verdict on the metric (against its baseline then)."""
 
 
 def append_run(db: Path, report: Mapping[str, Any]) -> int:
@@ -74,8 +76,8 @@ def load_series(
     if not Path(db).exists():
         raise FileNotFoundError(f"{db}: no history here; runs are added with --aot-history={db}")
     query = (
-        "SELECT m.test, m.backend, r.id, r.time, r.commit_id, m.value, m.baseline, m.tolerance, m.unit, m.better "
-        "FROM measurements m JOIN runs r ON r.id = m.run WHERE m.metric = ? "
+        "SELECT m.test, m.backend, r.id, r.time, r.commit_id, m.value, m.baseline, m.tolerance, m.unit, m.better, "
+        "m.status FROM measurements m JOIN runs r ON r.id = m.run WHERE m.metric = ? "
         "AND instr(m.nodeid, ?) > 0 AND (? IS NULL OR r.machine = ?) ORDER BY m.test, m.backend, r.id"
     )
     series: Dict[Tuple[str, str], List[Point]] = {}

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 Number = TypeVar("Number", int, float)
 
 DEFAULT_BACKENDS = "eager"
+TABLE_CHOICES = ("attention", "all")
+"""The end-of-run table: the metrics that need a look (regressed, noisy, improved, new), or every metric."""
 
 
 def parse_backends(text: str) -> Tuple[str, ...]:
@@ -30,6 +32,12 @@ def parse_backends(text: str) -> Tuple[str, ...]:
             f"known backends: {', '.join(KNOWN_BACKENDS)}"
         )
     return tuple(dict.fromkeys(names))
+
+
+def parse_table(text: str) -> str:
+    if text not in TABLE_CHOICES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of: {', '.join(TABLE_CHOICES)}")
+    return text
 
 
 def parse_tolerance(text: str) -> float:
@@ -142,6 +150,14 @@ OPTIONS = (
         metavar="PATH",
     ),
     Option(
+        "--aot-table",
+        "the end-of-run table: 'attention' (regressed, noisy, improved, new; a count of the rest) "
+        "or 'all'; -v implies all",
+        "attention",
+        parse_table,
+        metavar="attention|all",
+    ),
+    Option(
         "--aot-gate-benchmarks",
         "judge every test using pytest-benchmark's `benchmark` fixture against baselines",
         False,
@@ -187,6 +203,7 @@ class Settings:
     history_min_runs: int = 10
     benchmark_json: Optional[Path] = None
     gate_benchmarks: bool = False
+    table: str = "attention"
 
     @property
     def outputs(self) -> Dict[str, Optional[Path]]:
@@ -231,6 +248,7 @@ def read_settings(config: pytest.Config) -> Settings:
         history_min_runs=values["aot_history_min_runs"],
         benchmark_json=_path(values["aot_benchmark_json"]),
         gate_benchmarks=bool(values["aot_gate_benchmarks"]),
+        table=values["aot_table"],
     )
 
 

@@ -151,7 +151,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     write = terminalreporter.write_line
     terminalreporter.section(f"aotperf (machine {aot.machine})")
-    for line in summary_lines(aot.report()):
+    everything = aot.settings.table == "all" or config.get_verbosity() > 0
+    for line in summary_lines(aot.report(), everything, config.get_terminal_writer().fullwidth):
         write(line)
     machines = machines_with_baselines(aot.settings.baseline_dir)
     others = [m for m in machines if m != aot.machine]

@@ -12,13 +12,14 @@ from .metrics import Better, Kind, Metric
 from .schema import SchemaError, choice, field, number, optional_number, require_object, strings
 from .units import format_quantity
 
-Status = Literal["regressed", "improved", "unchanged", "new", "unavailable"]
+Status = Literal["regressed", "noisy", "improved", "unchanged", "new", "unavailable"]
 REGRESSED: Status = "regressed"
+NOISY: Status = "noisy"
 IMPROVED: Status = "improved"
 UNCHANGED: Status = "unchanged"
 NEW: Status = "new"
 UNAVAILABLE: Status = "unavailable"
-STATUSES: Tuple[Status, ...] = (REGRESSED, IMPROVED, UNCHANGED, NEW, UNAVAILABLE)
+STATUSES: Tuple[Status, ...] = (REGRESSED, NOISY, IMPROVED, UNCHANGED, NEW, UNAVAILABLE)
 MEMORY_SLACK_BYTES = 2 * 2**20
 """Memory may grow by this much beyond its tolerance before it counts (allocator rounding, page granularity)."""
 

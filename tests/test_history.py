@@ -143,7 +143,7 @@ def test_history_shows_each_runs_band_once_ten_runs_came_before(tmp_path, capsys
     assert "band 902 µs .. 1.10 ms (10 runs)" in lines[11] and not lines[11].endswith("outside")
     assert lines[12].endswith("(11 runs)  outside")
     assert lines[13].startswith("  next run: band ")
-    assert "stroke-dasharray='4 3'" in (tmp_path / "h.html").read_text()
+    assert "<polygon" in (tmp_path / "h.html").read_text()
 
 
 def test_history_changes_lists_the_step_with_the_commits_on_either_side(tmp_path, capsys):
@@ -157,3 +157,55 @@ def test_history_changes_lists_the_step_with_the_commits_on_either_side(tmp_path
 def test_a_quiet_history_has_no_changes(tmp_path, capsys):
     assert main(["history", "--db", str(recorded(tmp_path, QUIET)), "--changes"]) == 0
     assert "latency: 0 step(s) in 12 run(s)" in capsys.readouterr().out
+
+
+def test_the_history_page_rings_regressed_runs_and_draws_change_points(tmp_path):
+    db = recorded(tmp_path, STEPPED)
+    run = report(13, 2e-3)
+    run["tests"][0]["verdicts"]["latency"]["status"] = "regressed"
+    append_run(db, run)
+    page = history_html(load_series(db, "latency"), "latency")
+    assert "change point: c06 -&gt; c07" in page
+    assert "regressed: c13" in page
+
+
+def test_a_report_with_a_history_shows_each_tests_latency_trend(tmp_path, history):
+    report_path = tmp_path / "r.json"
+    page_path = tmp_path / "r.html"
+    report_path.write_text(
+        __import__("json").dumps(
+            {
+                "schema": "pytest-aotperf/report/1",
+                "machine": "gpu-box",
+                "environment": {},
+                "tests": [
+                    {
+                        "nodeid": "test_perf.py::test_op[eager]",
+                        "module": "test_perf.py",
+                        "test": "test_op[eager]",
+                        "backend": "eager",
+                        "failures": [],
+                        "metrics": {"latency": {"unit": "s", "better": "lower", "kind": "timing", "value": 1e-3}},
+                        "verdicts": {
+                            "latency": {"status": "unchanged", "current": 1e-3, "unit": "s", "tolerance": 0.1}
+                        },
+                    }
+                ],
+            }
+        )
+    )
+    assert main(["report", str(report_path), "--html", str(page_path), "--history", str(history)]) == 0
+    assert "latency trend" in page_path.read_text()
+
+
+def test_with_enough_runs_in_the_history_the_verdict_uses_their_band(pytester, monkeypatch):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_perf="def test_op(aot_backend, aot_perf):\n    aot_perf.measure(lambda: None)\n")
+    args = ("-p", "no:cacheprovider", "--aot-max-time=0.01", "--aot-history=h.sqlite", "--aot-history-min-runs=3")
+    for value in ("1.0", "1.01", "0.99"):
+        monkeypatch.setenv("AOT_FAKE_MS", value)
+        pytester.runpytest(*args).assert_outcomes(passed=1)
+    monkeypatch.setenv("AOT_FAKE_MS", "2.0")
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*latency 2.00 ms vs baseline *(+100.0%, tolerance *, history band from 3 runs*"])

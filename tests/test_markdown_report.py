@@ -3,9 +3,9 @@
 import json
 
 from fake_timer import CONFTEST
+from report_data import entry_json, report
 
 from pytest_aotperf.reporting.markdown import render_markdown
-from pytest_aotperf.results import RunReport
 
 
 def verdict(status, current, baseline, change=None, unit="s", tolerance=0.1):
@@ -20,32 +20,8 @@ def verdict(status, current, baseline, change=None, unit="s", tolerance=0.1):
     }
 
 
-def report(*tests):
-    return RunReport.from_json(
-        {
-            "schema": "pytest-aotperf/report/1",
-            "machine": "test-machine",
-            "environment": {"commit": "abc123"},
-            "settings": {},
-            "baselines_written": [],
-            "tests": list(tests),
-        }
-    )
-
-
 def make_test(name, verdicts, metrics=None, backend="eager"):
-    return {
-        "nodeid": f"test_perf.py::{name}",
-        "module": "test_perf.py",
-        "test": name,
-        "backend": backend,
-        "passed": True,
-        "failures": [],
-        "verdicts": verdicts,
-        "metrics": metrics or {},
-        "baseline_changes": {},
-        "config": {},
-    }
+    return entry_json(name, backend, metrics or {}, verdicts)
 
 
 RECORDED = report(
@@ -61,7 +37,7 @@ RECORDED = report(
 
 def test_regressions_come_first_then_improvements_then_the_table():
     text = render_markdown(RECORDED)
-    assert text.startswith("## aotperf: 1 regressed, 1 improved, 0 new, 1 unchanged")
+    assert text.startswith("## aotperf: 1 regressed, 0 noisy, 1 improved, 0 new, 1 unchanged")
     assert text.index("### Regressions") < text.index("### Improvements") < text.index("All 3 measurements")
     regressions = text[text.index("### Regressions") : text.index("### Improvements")]
     assert "| test_slow[eager] | eager | latency | 2.00 ms | 3.00 ms | +50.0% | ±10% |" in regressions
@@ -84,6 +60,29 @@ def test_pipes_in_test_ids_are_escaped_and_unavailable_metrics_listed_once():
 def test_a_run_without_regressions_has_no_regression_section():
     text = render_markdown(report(make_test("t[eager]", {"latency": verdict("new", 0.001, None)})))
     assert "### Regressions" not in text and "| t[eager] | eager | latency | - | 1.00 ms |  | new |" in text
+
+
+def test_a_run_with_nothing_to_list_says_so_in_one_line():
+    text = render_markdown(report(make_test("t[eager]", {"latency": verdict("unchanged", 0.001, 0.001, 0.0)})))
+    assert "\nNothing regressed, noisy or improved: 1 unchanged.\n" in text
+
+
+def test_backends_side_by_side_with_ratios_to_the_reference():
+    latency = {"unit": "s", "better": "lower", "kind": "timing", "value": 0.002}
+    run = report(
+        make_test("t[eager-1]", {"latency": verdict("unchanged", 0.002, 0.002, 0.0)}, {"latency": latency}),
+        make_test(
+            "t[inductor-1]",
+            {"latency": verdict("unchanged", 0.001, 0.001, 0.0)},
+            {"latency": {**latency, "value": 0.001}},
+            backend="inductor",
+        ),
+    )
+    text = render_markdown(run)
+    section = text[text.index("### Backends side by side") : text.index("<details>")]
+    assert "| test | metric | eager | inductor |" in section
+    assert "| t[1] | latency | 2.00 ms | 1.00 ms (0.5000x) |" in section
+    assert "| t[1] | latency | 1.00 ms | 2.00 ms (2.000x) |" in render_markdown(run, reference="inductor")
 
 
 def test_written_by_the_plugin_and_by_aotperf_report_from_the_json(pytester):

@@ -146,9 +146,22 @@ def test_forced_refresh_rewrites(suite):
 
 def test_unchanged_passes(suite):
     run(suite, "--aot-refresh")
-    result = run(suite)
+    result = run(suite, "--aot-table=all")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*test_op?eager?*latency*1.20 ms*1.20 ms*+0.0%*unchanged*"])
+
+
+def test_the_table_shows_what_needs_a_look_unless_asked_for_everything(suite):
+    run(suite, "--aot-refresh")
+    result = run(suite)
+    result.stdout.fnmatch_lines(
+        ["*0 regressed, 0 noisy, 0 improved, 0 new, * unchanged", "not shown: * unchanged (-v *"]
+    )
+    result.stdout.no_fnmatch_line("*test_op?eager?*latency*unchanged*")
+    run(suite, "-v").stdout.fnmatch_lines(["*test_op?eager?*latency*1.20 ms*unchanged*"])
+    result = run(suite, "--aot-table=some")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--aot-table*'some' is not one of: attention, all*"])
 
 
 def test_regression_fails_the_test_with_the_numbers(suite, monkeypatch):

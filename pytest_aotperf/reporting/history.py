@@ -11,7 +11,7 @@ from ..measure.noise import Allowance, history_allowance, level_steps
 from ..measure.trend import DEFAULT_WINDOW, Drift, detect_drift
 from ..units import format_quantity
 from ..verdict import REGRESSED
-from .html import line_plot, page, status_color, tolerance_band
+from .html import Mark, line_plot, page, status_color, tolerance_band
 
 
 def series_drift(points: Sequence[Point], window: int = DEFAULT_WINDOW) -> Optional[Drift]:
@@ -74,8 +74,9 @@ def _band_text(band: Optional[Allowance], point: Point) -> str:
 
 
 def history_html(series: Mapping[Tuple[str, str], Sequence[Point]], metric: str, window: int = DEFAULT_WINDOW) -> str:
-    """A page with one plot per test of `metric` over runs: shaded, the latest baseline's tolerance;
-    dashed, the band each run was allowed by the runs before it."""
+    """A page with one plot per test of `metric` over runs: shaded grey, the latest baseline's tolerance;
+    shaded in the line's colour, the noise band each run was allowed by the runs before it; regressed runs
+    ringed, change points as dashed lines; time and commit of each run on hover."""
     parts = []
     for (test, backend), points in series.items():
         last = points[-1]
@@ -85,6 +86,22 @@ def history_html(series: Mapping[Tuple[str, str], Sequence[Point]], metric: str,
         bands = [(b.low, b.high) if b is not None else None for b in run_bands(points)[:-1]]
         parts.append(
             f"<h2>{escape(test)} <span class='meta'>({escape(backend)})</span></h2>{note}"
-            + line_plot(labels, last.unit, tolerance_band(last.baseline, last.tolerance), bounds=bands)
+            + line_plot(
+                labels, last.unit, tolerance_band(last.baseline, last.tolerance), noise=bands, marks=_marks(points)
+            )
         )
     return page(f"aotperf history: {metric}", "".join(parts) or "<p>No runs recorded this metric.</p>")
+
+
+def _marks(points: Sequence[Point]) -> List[Mark]:
+    """The regressed runs (ringed) and the runs where the metric stepped to a new level (dashed lines)."""
+    marks = [
+        Mark(index, f"regressed: {point.commit or 'unknown commit'}", status_color(REGRESSED))
+        for index, point in enumerate(points)
+        if point.status == REGRESSED
+    ]
+    for step in level_steps([p.value for p in points]):
+        before, after = points[step.index - 1], points[step.index]
+        text = f"change point: {(before.commit or '-')[:10]} -> {(after.commit or '-')[:10]} ({step.change:+.1%})"
+        marks.append(Mark(step.index, text, "#52606d", line=True))
+    return marks

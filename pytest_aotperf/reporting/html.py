@@ -1,49 +1,88 @@
-"""A self-contained HTML page of a run (`aotperf report --html`): the table and one plot per metric.
+"""A self-contained HTML page of a run (`aotperf report --html`), and the SVG plots it and the history draw.
 
-Everything is inline (CSS and SVG drawn here), so the page opens without a network.
+The page reads top down: the headline and what needs a look (each metric with its samples against
+the baseline's band and its message), one row per test with its key metrics, backends side by
+side, then every metric and plot per test behind a disclosure. Everything is inline (CSS and SVG
+drawn here), so the page opens without a network.
 """
 
 from __future__ import annotations
 
+import math
+import random
+from dataclasses import dataclass
 from html import escape
-from itertools import groupby
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
 from ..atomic import write_atomic
+from ..measure.stats import thin
 from ..results import RunReport
 from ..units import format_quantity
-from ..verdict import IMPROVED, NEW, REGRESSED
-from .rows import TABLE_HEADER, Row, headline, report_rows, unavailable_reasons
+from .rows import (
+    DEFAULT_REFERENCE,
+    NEUTRAL,
+    BackendCell,
+    BackendGroup,
+    MeasuredTest,
+    Row,
+    all_clear,
+    backend_groups,
+    headline,
+    key_columns,
+    measured_tests,
+    report_rows,
+    unavailable_reasons,
+    upfront_sections,
+)
+from .rows import status_color as status_color  # re-exported: the history page colours with it
 
-STATUS_COLORS: Dict[str, str] = {REGRESSED: "#c62828", IMPROVED: "#2e7d32", NEW: "#6a1b9a"}
-NEUTRAL = "#0277bd"
-SHOWN_QUANTILES = (0.25, 0.75)
-"""The samples' range (with the baseline band and current value) the strip plot's axis covers."""
+Trends = Mapping[Tuple[str, str], Sequence[float]]
+"""Per (test, backend), a metric's values over the runs of a history, oldest first."""
+FENCE = 1.5
+"""The strip plot's axis covers the samples within FENCE interquartile ranges of the quartiles (Tukey's
+fences), with the baseline's band and the current value; the samples beyond are counted and drawn at its edges."""
+PLOTTED_SAMPLES = 100
+"""Samples drawn per plot at most, evenly spaced in rank (the page stays light)."""
+JITTER_SEED = 0
+"""The dots' heights are random, from this seed: the same report gives the same page."""
+BETTER, WORSE = "#2e7d32", "#c62828"
+LEGEND = (
+    "Shaded: the baseline's tolerance band; dashed line: baseline; dots: this run's samples; "
+    "solid line: this run's value."
+)
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px; color: #1f2933; background: #fafafa; }
 h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; }
-.meta { color: #52606d; margin-bottom: 16px; }
+.meta, .sub, small { color: #52606d; } .meta { margin-bottom: 16px; } .sub { font-size: 12px; }
 table { border-collapse: collapse; background: #fff; }
-th, td { padding: 4px 10px; border-bottom: 1px solid #e4e7eb; text-align: left; white-space: nowrap; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.status { font-weight: 600; }
-.cards { display: flex; flex-wrap: wrap; gap: 12px; }
-.card { background: #fff; border: 1px solid #e4e7eb; border-radius: 6px; padding: 8px 12px; }
+th, td { padding: 3px 10px; border-bottom: 1px solid #e4e7eb; text-align: left; white-space: nowrap; }
+th { font-weight: 600; background: #f0f2f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tbody.group tr:first-child td { border-top: 2px solid #cbd2d9; }
+.status { font-weight: 600; } .clear { font-size: 15px; color: #2e7d32; font-weight: 600; }
+.cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 8px 0; }
+.card { background: #fff; border: 1px solid #e4e7eb; border-radius: 6px; padding: 8px 12px; max-width: 460px; }
 .card h3 { font-size: 13px; margin: 0; font-weight: 600; }
-.card .sub { color: #52606d; font-size: 12px; }
+details { background: #fff; border: 1px solid #e4e7eb; border-radius: 6px; padding: 4px 12px; margin: 6px 0; }
+summary { cursor: pointer; padding: 2px 0; }
 svg text { font: 11px system-ui, sans-serif; fill: #52606d; }
 """
 
 
-def render_html(report: RunReport) -> str:
+def render_html(report: RunReport, reference: str = DEFAULT_REFERENCE, trends: Optional[Trends] = None) -> str:
+    """The page; `trends` (latency per test over a history's runs) adds a trend column to the tests' table."""
     rows = report_rows(report)
+    tests = measured_tests(report)
     environment = report.environment
     parts = [
         f"<div class='meta'>machine <b>{escape(report.machine)}</b> · commit "
         f"{escape(str(environment.get('commit') or 'unknown'))} · {escape(str(environment.get('time', '')))}"
         f" · device {escape(str(environment.get('device', '')))}</div>",
-        _table(rows),
+        _attention(rows),
+        _tests_table(tests, trends),
+        _backends(backend_groups(report, reference), reference),
+        "<section id='details'><h2>Details</h2>"
+        f"<p class='meta'>Every metric of each test. {LEGEND}</p>" + "".join(_details(test) for test in tests),
     ]
     if report.comparison_description:
         parts.insert(1, f"<p><b>{escape(report.comparison_description)}</b></p>")
@@ -54,51 +93,138 @@ def render_html(report: RunReport) -> str:
             + "".join(f"<li>{escape(reason)}</li>" for reason in reasons)
             + "</ul>"
         )
-    parts.append(
-        "<h2>Each metric against its baseline</h2><p class='meta'>Shaded: the baseline's tolerance band; "
-        "dashed line: baseline; dots: this run's samples; solid line: this run's value.</p>"
-    )
-    for (test, backend), group in groupby(rows, key=lambda r: (r.test, r.backend)):
-        parts.append(
-            f"<h2>{escape(test)} <span class='meta'>({escape(backend)})</span></h2><div class='cards'>"
-            + "".join(_card(row) for row in group)
-            + "</div>"
-        )
+    parts.append("</section>")
     return page(f"aotperf: {headline(rows)}", "".join(parts))
 
 
-def write_html(path: Path, report: RunReport) -> None:
-    write_atomic(Path(path), render_html(report))
+def write_html(
+    path: Path, report: RunReport, reference: str = DEFAULT_REFERENCE, trends: Optional[Trends] = None
+) -> None:
+    write_atomic(Path(path), render_html(report, reference, trends))
 
 
-def status_color(status: str) -> str:
-    return STATUS_COLORS.get(status, NEUTRAL)
+def _attention(rows: Sequence[Row]) -> str:
+    """The statuses listed up front, a card per metric; or the one line saying there is none."""
+    sections = upfront_sections(rows)
+    if not sections:
+        return f"<section id='attention'><p class='clear'>{escape(all_clear(rows))}</p></section>"
+    parts = [f"<p class='meta'>{LEGEND}</p>"]
+    for style, chosen in sections:
+        parts.append(
+            f"<h2 style='color:{style.color}'>{escape(style.title)} ({len(chosen)})</h2><div class='cards'>"
+            + "".join(_card(row, f"{row.test} · {row.metric}", row.verdict.describe(), 440) for row in chosen)
+            + "</div>"
+        )
+    return "<section id='attention'>" + "".join(parts) + "</section>"
 
 
-def _table(rows: Sequence[Row]) -> str:
-    head = "".join(f"<th>{name}</th>" for name in TABLE_HEADER)
-    body = "".join(
-        f"<tr><td>{escape(r.test)}</td><td>{escape(r.backend)}</td><td>{escape(r.metric)}</td>"
-        f"<td class='num'>{escape(r.baseline)}</td><td class='num'>{escape(r.current)}</td>"
-        f"<td class='num'>{escape(r.change)}</td>"
-        f"<td class='status' style='color:{status_color(r.status)}'>{escape(r.verdict_text)}</td></tr>"
-        for r in rows
+def _tests_table(tests: Sequence[MeasuredTest], trends: Optional[Trends]) -> str:
+    """One row per test: its status, then each key metric's value and change in its verdict's colour."""
+    columns = key_columns(tests)
+    head = "".join(f"<th>{escape(name)}</th>" for name in ("test", "backend", "verdict", *columns))
+    head += "<th>latency trend</th>" if trends is not None else ""
+    body = []
+    for test in tests:
+        status = test.status or ""
+        cells = [
+            f"<td>{escape(test.test.name)}</td><td>{escape(test.test.backend)}</td>"
+            f"<td class='status' style='color:{status_color(status)}'>{escape(status)}</td>"
+        ]
+        for column in columns:
+            row = test.key(column)
+            cells.append(
+                "<td></td>"
+                if row is None
+                else f"<td class='num' title='{escape(row.metric)}: {escape(row.verdict_text)}'>{escape(row.current)}"
+                f" <small style='color:{status_color(row.status)}'>{escape(row.change or row.status)}</small></td>"
+            )
+        if trends is not None:
+            cells.append(f"<td>{sparkline(trends.get((test.test.name, test.test.backend), ()))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        "<section id='tests'><h2>Tests</h2>"
+        "<p class='meta'>Each key metric: this run's value and its change from the baseline, in the verdict's "
+        f"colour.</p><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></section>"
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _card(row: Row) -> str:
+def _backends(groups: Sequence[BackendGroup], reference: str) -> str:
+    """Each test run on several backends: per metric, each backend's value and its ratio to the reference's."""
+    if not groups:
+        return ""
+    backends = list(dict.fromkeys(b for group in groups for b in (group.reference, *group.backends)))
+    head = "".join(f"<th>{escape(name)}</th>" for name in ("test", "metric", *backends))
+    bodies = []
+    for group in groups:
+        rows = []
+        for index, (metric, cells) in enumerate(group.metrics):
+            by_backend = dict(zip(group.backends, cells))
+            name = (
+                f"<td rowspan='{len(group.metrics)}'>{escape(group.name)}"
+                + (f"<br><small>vs {escape(group.reference)}</small>" if group.reference != reference else "")
+                + "</td>"
+                if index == 0
+                else ""
+            )
+            rows.append(
+                f"<tr>{name}<td>{escape(metric)}</td>"
+                + "".join(_backend_cell(by_backend.get(b)) for b in backends)
+                + "</tr>"
+            )
+        bodies.append("<tbody class='group'>" + "".join(rows) + "</tbody>")
+    return (
+        "<section id='backends'><h2>Backends side by side</h2>"
+        f"<p class='meta'>Each value with its ratio to <b>{escape(reference)}</b>'s (to the group's first backend "
+        "where it did not run), green where better, red where worse.</p>"
+        f"<table><thead><tr>{head}</tr></thead>{''.join(bodies)}</table></section>"
+    )
+
+
+def _backend_cell(cell: Optional[BackendCell]) -> str:
+    if cell is None:
+        return "<td class='num'>-</td>"
+    color = NEUTRAL if cell.better is None else BETTER if cell.better else WORSE
+    ratio = f" <small style='color:{color}'>{escape(cell.ratio)}</small>" if cell.ratio else ""
+    return f"<td class='num'>{escape(cell.text)}{ratio}</td>"
+
+
+def _details(test: MeasuredTest) -> str:
+    """A test's metrics behind a disclosure: its table, a plot per metric, the counts equal and zero listed."""
+    status = test.status or "nothing measured"
+    plotted = [row for row in test.rows if not row.equal_and_zero]
+    zeros = [row.metric for row in test.rows if row.equal_and_zero]
+    body = "".join(
+        f"<tr><td>{escape(r.metric)}</td><td class='num'>{escape(r.baseline)}</td>"
+        f"<td class='num'>{escape(r.current)}</td><td class='num'>{escape(r.change)}</td>"
+        f"<td class='num'>{escape(r.tolerance)}</td>"
+        f"<td class='status' style='color:{status_color(r.status)}'>{escape(r.verdict_text)}</td></tr>"
+        for r in test.rows
+    )
+    head = "".join(f"<th>{name}</th>" for name in ("metric", "baseline", "current", "change", "tolerance", "verdict"))
+    return (
+        f"<details><summary><b>{escape(test.test.name)}</b> ({escape(test.test.backend)}): "
+        f"<span style='color:{status_color(status)}'>{escape(status)}</span>, {len(test.rows)} metrics</summary>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        + (f"<p class='sub'>Equal and zero (not plotted): {escape(', '.join(zeros))}</p>" if zeros else "")
+        + "<div class='cards'>"
+        + "".join(
+            _card(row, row.metric, f"{row.current} vs {row.baseline} {row.change} (tolerance {row.tolerance})")
+            for row in plotted
+        )
+        + "</div></details>"
+    )
+
+
+def _card(row: Row, title: str, text: str, width: int = 340) -> str:
+    """A metric's verdict, `text` under it and its strip plot."""
     verdict = row.verdict
     samples = row.measured.samples if row.measured is not None else ()
     assert verdict.current is not None  # rows hold measured metrics only
+    color = status_color(row.status)
     return (
-        f"<div class='card'><h3>{escape(row.metric)} <span style='color:{status_color(row.status)}'>"
-        f"{escape(row.verdict_text)}</span></h3>"
-        f"<div class='sub'>{escape(row.current)} vs {escape(row.baseline)} {escape(row.change)} "
-        f"(tolerance {escape(row.tolerance)})</div>"
-        + strip_plot(
-            verdict.current, verdict.baseline, verdict.tolerance, samples, verdict.unit, status_color(row.status)
-        )
+        f"<div class='card'><h3>{escape(title)} <span style='color:{color}'>{escape(row.verdict_text)}</span></h3>"
+        f"<div class='sub'>{escape(text)}</div>"
+        + strip_plot(verdict.current, verdict.baseline, verdict.tolerance, samples, verdict.unit, color, width)
         + "</div>"
     )
 
@@ -129,10 +255,12 @@ def strip_plot(
         svg.append(_band(x0, 14, x1 - x0, axis_y - 14))
         svg.append(_vline(scale((band[0] + band[1]) / 2), 14, axis_y, "#1f2933", 2, dashed=True))
     beyond = sum(not low <= value <= high for value in samples)
-    for index, value in enumerate(samples):
-        x = min(max(scale(value), 10), width - 10)
-        y = 18 + (index * 7919 % 97) / 97 * (axis_y - 24)
-        svg.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='2' fill='{color}' fill-opacity='0.35'/>")
+    jitter = random.Random(JITTER_SEED)
+    dots = [
+        (min(max(scale(value), 10), width - 10), 18 + jitter.random() * (axis_y - 24))
+        for value in thin(samples, PLOTTED_SAMPLES)
+    ]
+    svg.append(_dots(dots, color))
     svg.append(_vline(scale(current), 14, axis_y, color, 3))
     if beyond:
         svg.append(
@@ -140,20 +268,58 @@ def strip_plot(
             "drawn at its edges</text>"
         )
     svg.append(f"<line x1='10' x2='{width - 10}' y1='{axis_y}' y2='{axis_y}' stroke='#9aa5b1'/>")
-    for tick in _ticks(low, high):
+    for tick in _ticks(low, high, max(2, width // 160)):
         x = scale(tick)
         anchor = "start" if x < 40 else "end" if x > width - 40 else "middle"
         svg.append(
             f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{axis_y}' y2='{axis_y + 4}' stroke='#9aa5b1'/>"
             f"<text x='{x:.1f}' y='{height - 6}' text-anchor='{anchor}'>"
-            f"{escape(format_quantity(tick, unit))}</text>"
+            f"{escape(_tick_label(tick, unit))}</text>"
         )
     return "".join(svg) + "</svg>"
+
+
+def _dots(points: Sequence[Tuple[float, float]], color: str) -> str:
+    """Many small dots as one path (a zero-length segment per dot, drawn with round caps): a few bytes each."""
+    if not points:
+        return ""
+    path = "".join(f"M{x:.1f} {y:.1f}h0" for x, y in points)
+    return (
+        f"<path d='{path}' stroke='{color}' stroke-opacity='0.4' stroke-width='4' stroke-linecap='round' fill='none'/>"
+    )
 
 
 def _band(x: float, y: float, width: float, height: float) -> str:
     """The shaded tolerance band."""
     return f"<rect x='{x:.1f}' y='{y:g}' width='{width:.1f}' height='{height:.1f}' fill='#cfd8dc' fill-opacity='0.6'/>"
+
+
+def sparkline(values: Sequence[float], color: str = NEUTRAL, width: int = 90, height: int = 22) -> str:
+    """A small line of `values` (oldest first) with the last one as a dot; empty without values."""
+    if not values:
+        return ""
+    low, high = _padded_range(values)
+    x_of = _scale(0, max(len(values) - 1, 1), 3, width - 3)
+    y_of = _scale(low, high, height - 3, 3)
+    path = " ".join(f"{x_of(i):.1f},{y_of(v):.1f}" for i, v in enumerate(values))
+    last = len(values) - 1
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img'>"
+        f"<title>{len(values)} run(s), from {values[0]:.4g} to {values[-1]:.4g}</title>"
+        f"<polyline points='{path}' fill='none' stroke='{color}' stroke-width='1.5'/>"
+        f"<circle cx='{x_of(last):.1f}' cy='{y_of(values[last]):.1f}' r='2.5' fill='{color}'/></svg>"
+    )
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A run a line plot points out: a ring around its point (a regression), or a dashed line at it (a change point)."""
+
+    index: int
+    text: str
+    """Shown on hover."""
+    color: str
+    line: bool = False
 
 
 def line_plot(
@@ -163,38 +329,51 @@ def line_plot(
     color: str = NEUTRAL,
     width: int = 640,
     height: int = 200,
-    bounds: Sequence[Optional[Tuple[float, float]]] = (),
+    noise: Sequence[Optional[Tuple[float, float]]] = (),
+    marks: Sequence[Mark] = (),
 ) -> str:
-    """Values over runs (labels on the x axis), with an optional shaded band (e.g. the tolerance) and optional
-    per-run (low, high) `bounds`, drawn dashed where given (e.g. the band the earlier runs allowed)."""
+    """Values over runs (labels, e.g. time and commit, on hover and at the ends of the x axis).
+
+    `band` shades one range across the plot (e.g. the tolerance), `noise` a range per run (the
+    noise band, a pair or None per point: shaded over the runs that have one), and `marks` point
+    out runs (regressions, change points).
+    """
     values = [value for _, value in points]
-    bounded = [(index, pair) for index, pair in enumerate(bounds) if pair is not None]
-    low, high = _padded_range(values + list(band or ()) + [v for _, pair in bounded for v in pair])
+    banded = [(index, pair) for index, pair in enumerate(noise) if pair is not None]
+    low, high = _padded_range(values + list(band or ()) + [v for _, pair in banded for v in pair])
     x_of = _scale(0, max(len(points) - 1, 1), 70, width - 16)
     y_of = _scale(low, high, height - 30, 10)
     svg = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img'>"]
     if band is not None:
         top, bottom = y_of(band[1]), y_of(band[0])
         svg.append(_band(70, top, width - 86, bottom - top))
+    if banded:
+        outline = [(x_of(i), y_of(high_)) for i, (_, high_) in banded]
+        outline += [(x_of(i), y_of(low_)) for i, (low_, _) in reversed(banded)]
+        shape = " ".join(f"{x:.1f},{y:.1f}" for x, y in outline)
+        svg.append(f"<polygon points='{shape}' fill='{color}' fill-opacity='0.15'/>")
     for tick in _ticks(low, high):
         y = y_of(tick)
         svg.append(
             f"<line x1='66' x2='{width - 16}' y1='{y:.1f}' y2='{y:.1f}' stroke='#e4e7eb'/>"
-            f"<text x='62' y='{y + 4:.1f}' text-anchor='end'>{escape(format_quantity(tick, unit))}</text>"
+            f"<text x='62' y='{y + 4:.1f}' text-anchor='end'>{escape(_tick_label(tick, unit))}</text>"
         )
-    for side in (0, 1):
-        edge = " ".join(f"{x_of(i):.1f},{y_of(pair[side]):.1f}" for i, pair in bounded)
-        svg.append(f"<polyline points='{edge}' fill='none' stroke='#52606d' stroke-dasharray='4 3'/>" if edge else "")
+    for mark in (m for m in marks if m.line):
+        svg.append(_vline(x_of(mark.index), 10, height - 30, mark.color, 1.5, dashed=True, title=mark.text))
     path = " ".join(f"{x_of(i):.1f},{y_of(v):.1f}" for i, v in enumerate(values))
     svg.append(f"<polyline points='{path}' fill='none' stroke='{color}' stroke-width='2'/>")
+    ringed = {m.index: m for m in marks if not m.line}
     for index, (label, value) in enumerate(points):
+        ringed_mark = ringed.get(index)
+        ring = f" stroke='{ringed_mark.color}' stroke-width='3'" if ringed_mark else ""
+        note = f" ({ringed_mark.text})" if ringed_mark else ""
         svg.append(
-            f"<circle cx='{x_of(index):.1f}' cy='{y_of(value):.1f}' r='3' fill='{color}'>"
-            f"<title>{escape(label)}: {escape(format_quantity(value, unit))}</title></circle>"
+            f"<circle cx='{x_of(index):.1f}' cy='{y_of(value):.1f}' r='{5 if ringed_mark else 3}' fill='{color}'{ring}>"
+            f"<title>{escape(label)}: {escape(format_quantity(value, unit))}{escape(note)}</title></circle>"
         )
-    for index in sorted({0, len(points) - 1}):
+    for index, anchor in sorted({0: "start", len(points) - 1: "end"}.items()):
         svg.append(
-            f"<text x='{x_of(index):.1f}' y='{height - 8}' text-anchor='middle'>{escape(points[index][0])}</text>"
+            f"<text x='{x_of(index):.1f}' y='{height - 8}' text-anchor='{anchor}'>{escape(points[index][0])}</text>"
         )
     return "".join(svg) + "</svg>"
 
@@ -218,19 +397,29 @@ def _scale(low: float, high: float, start: float, end: float) -> Callable[[float
 
 
 def _ticks(low: float, high: float, count: int = 3) -> List[float]:
-    step = (high - low) / count
-    return [low + step * (i + 0.5) for i in range(count)]
+    """Round values (1, 2 or 5 times a power of ten apart) within [low, high], about `count` of them."""
+    rough = (high - low) / count
+    power = 10 ** math.floor(math.log10(rough))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
+    first = math.ceil(low / step) * step + 0.0  # not -0.0
+    return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
 
 
-def _vline(x: float, top: float, bottom: float, color: str, width: float, dashed: bool = False) -> str:
+def _tick_label(tick: float, unit: str) -> str:
+    return format_quantity(tick, unit) if tick else "0"
+
+
+def _vline(x: float, top: float, bottom: float, color: str, width: float, dashed: bool = False, title: str = "") -> str:
     dash = " stroke-dasharray='4 3'" if dashed else ""
-    return f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{top}' y2='{bottom}' stroke='{color}' stroke-width='{width}'{dash}/>"
+    line = f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{top}' y2='{bottom}' stroke='{color}' stroke-width='{width}'{dash}"
+    return f"{line}><title>{escape(title)}</title></line>" if title else f"{line}/>"
 
 
 def _central(samples: Sequence[float]) -> List[float]:
-    """The samples between the SHOWN_QUANTILES, so a few outliers do not squash the plot."""
+    """The samples within Tukey's fences, so a long tail does not squash the plot."""
     ordered = sorted(samples)
-    if len(ordered) < 10:
+    if len(ordered) < 4:
         return ordered
-    first, last = (round(q * (len(ordered) - 1)) for q in SHOWN_QUANTILES)
-    return ordered[first : last + 1]
+    q1, q3 = (ordered[round(q * (len(ordered) - 1))] for q in (0.25, 0.75))
+    reach = FENCE * (q3 - q1)
+    return [value for value in ordered if q1 - reach <= value <= q3 + reach]

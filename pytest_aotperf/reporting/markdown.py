@@ -1,4 +1,4 @@
-"""The Markdown summary of a run (--aot-report-md): regressions, improvements, then every measurement."""
+"""The Markdown summary of a run (--aot-report-md): what needs a look, backends side by side, then every measurement."""
 
 from __future__ import annotations
 
@@ -7,11 +7,20 @@ from typing import List, Sequence
 
 from ..atomic import write_atomic
 from ..results import RunReport
-from ..verdict import IMPROVED, REGRESSED
-from .rows import TABLE_HEADER, headline, report_rows, unavailable_reasons
+from .rows import (
+    DEFAULT_REFERENCE,
+    TABLE_HEADER,
+    all_clear,
+    backend_groups,
+    backend_table,
+    headline,
+    report_rows,
+    unavailable_reasons,
+    upfront_sections,
+)
 
 
-def render_markdown(report: RunReport) -> str:
+def render_markdown(report: RunReport, reference: str = DEFAULT_REFERENCE) -> str:
     rows = report_rows(report)
     backends = sorted({r.backend for r in rows})
     lines = [
@@ -23,15 +32,27 @@ def render_markdown(report: RunReport) -> str:
     ]
     if report.comparison_description:
         lines += [f"**{report.comparison_description}**", ""]
-    for status, title in ((REGRESSED, "Regressions"), (IMPROVED, "Improvements")):
-        chosen = [r for r in rows if r.status == status]
-        if chosen:
-            lines += [f"### {title}", ""]
-            lines += _table(
-                ("test", "backend", "metric", "baseline", "current", "change", "tolerance"),
-                [(r.test, r.backend, r.metric, r.baseline, r.current, r.change, r.tolerance) for r in chosen],
-            )
-            lines.append("")
+    sections = upfront_sections(rows)
+    for style, chosen in sections:
+        lines += [f"### {style.title}", ""]
+        lines += _table(
+            ("test", "backend", "metric", "baseline", "current", "change", "tolerance"),
+            [(r.test, r.backend, r.metric, r.baseline, r.current, r.change, r.tolerance) for r in chosen],
+        )
+        lines.append("")
+    if rows and not sections:
+        lines += [all_clear(rows), ""]
+    groups = backend_groups(report, reference)
+    if groups:
+        header, table = backend_table(groups)
+        lines += [
+            "### Backends side by side",
+            "",
+            f"Each value with its ratio to `{reference}`'s "
+            f"(to the test's first backend where `{reference}` did not run).",
+            "",
+        ]
+        lines += _table(header, table) + [""]
     if rows:
         lines += [f"<details><summary>All {len(rows)} measurements</summary>", ""]
         lines += _table(TABLE_HEADER, [r.cells for r in rows])
@@ -44,8 +65,8 @@ def render_markdown(report: RunReport) -> str:
     return "\n".join(lines)
 
 
-def write_markdown(path: Path, report: RunReport) -> None:
-    write_atomic(Path(path), render_markdown(report))
+def write_markdown(path: Path, report: RunReport, reference: str = DEFAULT_REFERENCE) -> None:
+    write_atomic(Path(path), render_markdown(report, reference))
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
@@ -53,7 +74,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
         return str(text).replace("|", "\\|")
 
     return [
-        "| " + " | ".join(header) + " |",
+        "| " + " | ".join(map(cell, header)) + " |",
         "|" + "---|" * len(header),
         *("| " + " | ".join(map(cell, row)) + " |" for row in rows),
     ]
