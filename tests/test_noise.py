@@ -95,3 +95,11 @@ def test_noise_and_single_outliers_are_not_steps():
 def test_exact_repeats_step_on_any_change():
     (step,) = level_steps([2000.0] * 4 + [2100.0] * 4)
     assert (step.index, step.before, step.after) == (4, 2000.0, 2100.0)
+
+
+def test_the_band_restarts_after_a_step_that_later_runs_bear_out():
+    level = [1.00, 1.02, 0.99, 1.01, 0.98, 1.02, 1.00, 0.99, 1.01, 1.00, 1.02, 0.99]
+    stepped = level + [1.3 * v for v in level]
+    band = history_allowance(stepped, 0.10)
+    assert band is not None and band.runs == len(level) and band.reference == pytest.approx(1.3, rel=0.02)
+    assert history_allowance(level + [1.3, 1.31], 0.10).runs == len(level) + 2

@@ -23,6 +23,8 @@ STEP_MIN_SEGMENT = 2
 """A level must hold for this many runs to count: one outlying run is not a step."""
 STEP_PENALTY = 4.0
 """Penalty per segment, in units of sigma^2 * log(n) (BIC's is 2): higher finds fewer steps."""
+STEP_CONFIRMING_RUNS = 3
+"""Runs at a new level before the history band restarts from it."""
 STEP_MIN_SIGMA = 1e-3
 """Noise floor (relative) of the step fit, so that exactly repeating values do not make every change a step."""
 
@@ -91,8 +93,16 @@ def history_allowance(
     confidence: float = HISTORY_CONFIDENCE,
     window: int = HISTORY_WINDOW,
 ) -> Optional[Allowance]:
-    """The band of the latest `window` earlier runs, never narrower than `tolerance`; None below `min_runs` runs."""
-    recent = list(run_values)[-window:]
+    """The band of the latest `window` earlier runs, never narrower than `tolerance`; None below `min_runs` runs.
+
+    Only the runs since the last level step that STEP_CONFIRMING_RUNS runs bear out count: after a
+    step (an intended change, or a regression already reported) the band is learned anew from the
+    new level, and one outlying run at the end is no step.
+    """
+    values = list(run_values)
+    steps = [step for step in level_steps(values) if len(values) - step.index >= STEP_CONFIRMING_RUNS]
+    since_step = values[steps[-1].index :] if steps else values
+    recent = since_step[-window:]
     if len(recent) < max(min_runs, 2) or min(recent) <= 0:
         return None
     reference, low, high = prediction_band(recent, confidence)

@@ -7,7 +7,7 @@ from html import escape
 from typing import List, Mapping, Optional, Sequence, Tuple
 
 from ..history_store import Point
-from ..measure.noise import Allowance, history_allowance, level_steps
+from ..measure.noise import HISTORY_MIN_RUNS, Allowance, history_allowance, level_steps
 from ..measure.trend import DEFAULT_WINDOW, Drift, detect_drift
 from ..units import format_quantity
 from ..verdict import REGRESSED
@@ -90,7 +90,13 @@ def history_html(series: Mapping[Tuple[str, str], Sequence[Point]], metric: str,
                 labels, last.unit, tolerance_band(last.baseline, last.tolerance), noise=bands, marks=_marks(points)
             )
         )
-    return page(f"aotperf history: {metric}", "".join(parts) or "<p>No runs recorded this metric.</p>")
+    legend = (
+        "<p class='meta'>Grey: the latest baseline's tolerance. Blue: the band the runs before each run allowed it "
+        f"(once {HISTORY_MIN_RUNS} runs at its level came before). Ringed: a regressed run. Dashed line: the metric "
+        "stepped to a new level. Each run's time and commit on hover.</p>"
+    )
+    body = legend + "".join(parts) if parts else "<p>No runs recorded this metric.</p>"
+    return page(f"aotperf history: {metric}", body)
 
 
 def _marks(points: Sequence[Point]) -> List[Mark]:
