@@ -2,6 +2,7 @@
 
 import json
 import math
+import multiprocessing
 import os
 
 import pytest
@@ -20,6 +21,7 @@ from pytest_aotperf.baselines.files import (
     render,
 )
 from pytest_aotperf.baselines.refresh import RefreshRequest, refreshed_entry
+from pytest_aotperf.baselines.store import BaselineOverwriteWarning, BaselineStore
 from pytest_aotperf.measure.stats import Summary
 from pytest_aotperf.metrics import BETTER_VALUES, KIND_VALUES, Metric
 from pytest_aotperf.results import ADDED, KEPT, UPDATED, PerfTestId
@@ -213,6 +215,51 @@ def test_a_metric_refuses_nan_infinity_and_negative_times():
     with pytest.raises(ValueError, match="metric 'compile_s': a duration metric cannot be negative, found -5.0"):
         Metric("compile_s", "s", "lower", "duration", value=-5.0)
     assert Metric("delta", "", "lower", "value", value=-5.0).value == -5.0
+
+
+def store_with(tmp_path, test, scale):
+    """A store that read the baselines as they are, with a refresh of `test` staged."""
+    store = BaselineStore(tmp_path, "m")
+    test_id = PerfTestId.of(f"t.py::{test}", "eager")
+    metric = latency(scale)
+    store.refresh(RefreshRequest(test_id, (metric,), {"latency": judge(metric, None, 0.1)}, {}, {}), force=True)
+    return store
+
+
+def test_writers_merge_into_the_file_as_it_is_when_they_write(tmp_path, recwarn):
+    first, second = store_with(tmp_path, "test_a", 1.0), store_with(tmp_path, "test_b", 2.0)
+    first.write()
+    second.write()  # read the file before the first wrote it
+    assert set(load_file(tmp_path / "m" / "eager" / "t.json")) == {"test_a", "test_b"}
+    assert not recwarn.list
+
+
+def test_the_last_writer_of_one_test_wins_and_says_so(tmp_path):
+    first, second = store_with(tmp_path, "test_a", 1.0), store_with(tmp_path, "test_a", 2.0)
+    first.write()
+    with pytest.warns(BaselineOverwriteWarning, match="t.json: the baseline of test_a was refreshed by another run"):
+        second.write()
+    stored = load_file(tmp_path / "m" / "eager" / "t.json")["test_a"].metrics["latency"].value
+    assert stored == pytest.approx(2e-3, rel=0.01)
+
+
+def refresh_many(root, prefix, count):
+    """Refresh `count` tests one write at a time, each write a read-modify-write of the one file."""
+    for index in range(count):
+        store_with(root, f"{prefix}{index}", 1.0).write()
+
+
+def test_two_processes_writing_one_file_keep_every_entry(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=refresh_many, args=(tmp_path, prefix, 25)) for prefix in ("a", "b")]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=120)
+    assert [writer.exitcode for writer in writers] == [0, 0]
+    names = set(load_file(tmp_path / "m" / "eager" / "t.json"))
+    assert names == {f"{prefix}{index}" for prefix in "ab" for index in range(25)}
+    assert [p.name for p in (tmp_path / "m" / "eager").iterdir()] == ["t.json"]
 
 
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6)
