@@ -15,7 +15,19 @@ LAYERS = (
     ("reporting", "interop.benchmark_json"),
     ("recorder",),
     ("llm", "backends"),
-    ("marks", "options", "environment", "session", "stash", "fixtures", "interop.gate", "plugin", "cli", "__main__"),
+    (
+        "marks",
+        "options",
+        "environment",
+        "session",
+        "stash",
+        "fixtures",
+        "interop.gate",
+        "xdist",
+        "plugin",
+        "cli",
+        "__main__",
+    ),
 )
 """Bottom first. A module belongs to the layer of the longest entry its dotted name starts with."""
 
