@@ -8,6 +8,7 @@ import time
 
 import pytest
 from fake_timer import CONFTEST
+from test_plugin import baseline_file, run
 
 pytest.importorskip("xdist")
 
@@ -24,16 +25,12 @@ def suite(pytester, monkeypatch):
     return pytester
 
 
-def run(pytester, *args):
-    return pytester.runpytest("-p", "no:cacheprovider", "--aot-machine=test-machine", "--aot-max-time=0.05", *args)
-
-
 def parallel(pytester, *args):
     return run(pytester, "-p", "xdist", "-n", "2", "-p", "no:benchmark", *args)
 
 
 def stored_tests(pytester):
-    path = pytester.path / "baselines" / "test-machine" / "eager" / "test_perf.json"
+    path = baseline_file(pytester)
     return set(json.loads(path.read_text())["tests"])
 
 
@@ -63,13 +60,13 @@ def test_xdist_refresh_then_check_keeps_every_workers_tests(suite, monkeypatch):
 def test_an_xdist_refresh_with_prior_runs_records_them(suite, monkeypatch):
     run(suite, "--aot-report=first.json").assert_outcomes(passed=TESTS)
     parallel(suite, "--aot-refresh", "--aot-prior-runs=first.json").assert_outcomes(passed=TESTS)
-    path = suite.path / "baselines" / "test-machine" / "eager" / "test_perf.json"
+    path = baseline_file(suite)
     runs = [entry["metrics"]["latency"]["runs"] for entry in json.loads(path.read_text())["tests"].values()]
     assert runs == [[pytest.approx(1.2e-3)] * 2] * TESTS
 
 
 def test_an_unusable_baseline_file_stops_an_xdist_run_naming_the_file(suite):
-    path = suite.path / "baselines" / "test-machine" / "eager" / "test_perf.json"
+    path = baseline_file(suite)
     path.parent.mkdir(parents=True)
     path.write_text('{"tests": NaN}')
     result = parallel(suite, "--aot-refresh")
@@ -138,6 +135,6 @@ def test_two_processes_refreshing_one_test_last_writer_wins_with_a_warning(suite
     ).assert_outcomes(passed=1, deselected=1)
     out = finish(first, gate)
     assert "BaselineOverwriteWarning" in out and "the baseline of test_a[eager] was refreshed by another run" in out
-    path = suite.path / "baselines" / "test-machine" / "eager" / "test_perf.json"
+    path = baseline_file(suite)
     latency = json.loads(path.read_text())["tests"]["test_a[eager]"]["metrics"]["latency"]
     assert latency["value"] == pytest.approx(1.2e-3)
