@@ -43,8 +43,8 @@ def baseline_path(root: Path, machine: str, backend: str, module_path: str) -> P
     module = PurePosixPath(module_path)
     if module.is_absolute() or not module.parts or not all(NAME.fullmatch(p) and ".." not in p for p in module.parts):
         raise UnsafeNameError(
-            f"test module path {module_path!r} is not allowed: a relative path below the rootdir, "
-            f"each part of {NAME_RULE}"
+            f"test module path {module_path!r} is not allowed: baselines are stored under the test file's path "
+            f"below the rootdir, each part of {NAME_RULE} (a test file outside the rootdir has none)"
         )
     path = root / check_name("machine key", machine) / check_name("backend name", backend) / module.with_suffix(".json")
     if not path.resolve().is_relative_to(root.resolve()):
