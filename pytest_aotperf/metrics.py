@@ -123,6 +123,7 @@ class Metric:
         data["value"] = self.value
         if self.summary is not None:
             data["summary"] = vars(self.summary).copy()
+        if self.samples:
             data["samples"] = list(self.samples)
         if self.flags:
             data["flags"] = list(self.flags)
