@@ -1,10 +1,13 @@
-"""Files replaced whole or not at all: a temporary file beside the target, then a rename."""
+"""Files replaced whole or not at all (a temporary file beside the target, then a rename), and folder locks."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 NEW_FILE_MODE = 0o644
 """mkstemp makes files only their owner can read; baselines and reports are for everyone."""
@@ -31,3 +34,19 @@ def write_atomic(path: Path, text: str) -> bool:
         os.unlink(temporary)
         raise
     return True
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` (made if missing), waiting for other processes that hold it.
+
+    The lock is flock(2) on the folder itself, so no lock file is left beside the files to be
+    committed by mistake; closing the descriptor releases it, also when the process dies.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)

@@ -16,6 +16,7 @@ Kind = Literal["timing", "duration", "memory", "value"]
 
 BETTER_VALUES: Tuple[Better, ...] = ("lower", "higher")
 KIND_VALUES: Tuple[Kind, ...] = ("timing", "duration", "memory", "value")
+NON_NEGATIVE_KINDS: Tuple[Kind, ...] = ("timing", "duration", "memory")
 SIGNIFICANT_DIGITS = 6
 MAX_RUNS = 20
 """Run values a stored metric keeps for the run-to-run spread (the newest)."""
@@ -56,6 +57,15 @@ class Metric:
             raise ValueError(f"metric {self.name!r}: kind must be one of {KIND_VALUES}, not {self.kind!r}")
         if (self.value is None) == (self.unavailable is None):
             raise ValueError(f"metric {self.name!r}: give a value or the reason it is unavailable, not both or neither")
+        numbers = ((self.value,) if self.value is not None else ()) + self.samples + self.runs
+        infinite = [n for n in numbers if not math.isfinite(n)]
+        if infinite:
+            raise ValueError(
+                f"metric {self.name!r}: {infinite[0]} is not a finite number; "
+                "a value that could not be measured is recorded with record_unavailable(name, reason)"
+            )
+        if self.kind in NON_NEGATIVE_KINDS and any(n < 0 for n in numbers):
+            raise ValueError(f"metric {self.name!r}: a {self.kind} metric cannot be negative, found {min(numbers)}")
 
     @property
     def available(self) -> bool:
@@ -113,6 +123,7 @@ class Metric:
         data["value"] = self.value
         if self.summary is not None:
             data["summary"] = vars(self.summary).copy()
+        if self.samples:
             data["samples"] = list(self.samples)
         if self.flags:
             data["flags"] = list(self.flags)
@@ -131,19 +142,27 @@ class Metric:
         kind = cast(Kind, choice(data, "kind", KIND_VALUES, where))
         if "unavailable" in data:
             return cls(name, unit, better, kind, unavailable=field(data, "unavailable", str, where))
+        value = number(data.get("value"), f"{where}.value")
         samples = _numbers(data, "samples", where)
-        return cls(
-            name=name,
-            unit=unit,
-            better=better,
-            kind=kind,
-            value=number(data.get("value"), f"{where}.value"),
-            samples=samples,
-            summary=_summary(data, where),
-            flags=strings(data, "flags", where),
-            context=tuple(sorted(field(data, "context", dict, where, {}).items())),
-            runs=_numbers(data, "runs", where),
-        )
+        summary = _summary(data, where)
+        flags = strings(data, "flags", where)
+        context = tuple(sorted(field(data, "context", dict, where, {}).items()))
+        runs = _numbers(data, "runs", where)
+        try:
+            return cls(
+                name=name,
+                unit=unit,
+                better=better,
+                kind=kind,
+                value=value,
+                samples=samples,
+                summary=summary,
+                flags=flags,
+                context=context,
+                runs=runs,
+            )
+        except ValueError as error:
+            raise SchemaError(f"{where}: {error}") from None
 
 
 def _rounded_summary(s: Summary) -> Summary:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar
 import pytest
 
 from .backends import KNOWN_BACKENDS
+from .baselines.files import UnsafeNameError, check_name
 from .measure.timing import SamplingPlan
 from .units import QuantityError, parse_percent
 
@@ -38,6 +39,14 @@ def parse_table(text: str) -> str:
     if text not in TABLE_CHOICES:
         raise argparse.ArgumentTypeError(f"{text!r} is not one of: {', '.join(TABLE_CHOICES)}")
     return text
+
+
+def parse_machine(text: str) -> str:
+    """A machine key names a folder of baselines; it often comes from CI variables, so it is checked."""
+    try:
+        return check_name("machine key", text)
+    except UnsafeNameError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parse_tolerance(text: str) -> float:
@@ -110,7 +119,9 @@ OPTIONS = (
     Option("--aot-report", "write the whole run as JSON to PATH", None, metavar="PATH"),
     Option("--aot-strict", "a measured test with no baseline fails", False, flag=True),
     Option("--aot-fail-on-improvement", "an improvement beyond the tolerance fails (stale baseline)", False, flag=True),
-    Option("--aot-machine", "machine key for baselines (default: a slug of the device)", None, metavar="KEY"),
+    Option(
+        "--aot-machine", "machine key for baselines (default: a slug of the device)", None, parse_machine, metavar="KEY"
+    ),
     Option("--aot-min-samples", "fewest timed samples per measurement", 20, _positive(int), metavar="N"),
     Option(
         "--aot-max-time",

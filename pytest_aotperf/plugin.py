@@ -7,7 +7,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import pytest
 
-from .baselines.files import BaselineError, machines_with_baselines
+from . import xdist
+from .baselines.files import BaselineError, UnsafeNameError, machines_with_baselines
 from .fixtures import aot_backend, aot_compile, aot_device, aot_llm, aot_perf, aot_timer, backend_name  # noqa: F401
 from .history_store import append_run
 from .interop.benchmark_json import write_benchmark_json
@@ -38,7 +39,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         prior = run_values(load_report(path) for path in settings.prior_runs)
     except ReportError as error:
         raise pytest.UsageError(f"--aot-prior-runs: {error}") from None
-    config.stash[SESSION_KEY] = AotPerfSession(settings, config.rootpath, prior)
+    aot = config.stash[SESSION_KEY] = AotPerfSession(settings, config.rootpath, prior)
+    if xdist.is_controller(config):
+        xdist.check_baseline_files(aot)
+        config.pluginmanager.register(xdist.ResultReceiver(aot), "aotperf-xdist-receiver")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -58,6 +62,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 aot.store.entries(test.backend, test.module)
             except BaselineError as error:
                 raise pytest.UsageError(f"aotperf: baseline file {error}") from None
+            except UnsafeNameError as error:
+                raise pytest.UsageError(f"aotperf: {item.nodeid}: {error}") from None
 
 
 def _group_by_backend(items: List[pytest.Item], backends: Sequence[str]) -> None:
@@ -99,9 +105,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     aot = session_of(item.config)
     test = PerfTestId.of(item.nodeid, backend_name(item))
     result = aot.judge(test, recorder.finish(), item.stash[SPEC_KEY], config)
-    if aot.settings.refresh:
-        result = aot.refresh(result)
-    aot.results.append(result)
+    if xdist.is_worker(item.config):
+        result = xdist.send(report, result)
+    else:
+        aot.keep(result)
     if result.failures:
         report.outcome = "failed"
         report.longrepr = "aotperf: " + "\naotperf: ".join(result.failures)
@@ -121,6 +128,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if aot is None:
         return
     aot.close_backends()
+    if xdist.is_worker(session.config):
+        return  # the controller writes for the whole run
     if aot.settings.refresh and exitstatus != pytest.ExitCode.INTERRUPTED:
         aot.write_baselines()
     if not any(aot.settings.outputs.values()):

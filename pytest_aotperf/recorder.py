@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
 from .measure.dynamo import compiled_graph_count
 from .measure.gpu_health import health_context, read_clock
@@ -88,9 +89,9 @@ class PerfRecorder:
     def record(
         self, name: str, value: float, unit: str = "", better: Better = "lower", kind: Kind = "value", **context: Any
     ) -> Metric:
-        """Record one value, such as a throughput (better="higher") or a count."""
-        return self.add(
-            Metric(
+        """Record one value, such as a throughput (better="higher") or a count; it must be finite."""
+        with self._naming_the_test():
+            metric = Metric(
                 name=name,
                 unit=unit,
                 better=better,
@@ -98,7 +99,7 @@ class PerfRecorder:
                 value=float(value),
                 context=tuple(sorted(context.items())),
             )
-        )
+        return self.add(metric)
 
     def record_samples(
         self,
@@ -112,13 +113,17 @@ class PerfRecorder:
     ) -> Metric:
         """Record a sample set measured elsewhere (a backend's own timings)."""
         context_items = tuple(sorted((context or {}).items()))
-        return self.add(Metric.from_samples(name, samples, unit, better, kind, flags, context_items))
+        with self._naming_the_test():
+            metric = Metric.from_samples(name, samples, unit, better, kind, flags, context_items)
+        return self.add(metric)
 
     def record_unavailable(
         self, name: str, reason: str, unit: str = "", better: Better = "lower", kind: Kind = "value"
     ) -> Metric:
         """Record that a metric could not be measured on this machine, and why."""
-        return self.add(Metric(name=name, unit=unit, better=better, kind=kind, unavailable=reason))
+        with self._naming_the_test():
+            metric = Metric(name=name, unit=unit, better=better, kind=kind, unavailable=reason)
+        return self.add(metric)
 
     def finish(self) -> Tuple[Metric, ...]:
         """Add the memory metrics (unless the test or backend recorded its own) and return all."""
@@ -137,3 +142,11 @@ class PerfRecorder:
             )
         self._metrics[metric.name] = metric
         return metric
+
+    @contextlib.contextmanager
+    def _naming_the_test(self) -> Iterator[None]:
+        """A value Metric refuses (NaN, infinite, a negative time or size) is an error naming this test."""
+        try:
+            yield
+        except ValueError as error:
+            raise ValueError(f"{self.test_id}: {error}") from None

@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, Literal, Mapping, Optional, Tuple
 
 from .atomic import write_atomic
 from .metrics import Metric
-from .schema import SchemaError, require_object, strings
+from .schema import SchemaError, loads, require_object, strings
 from .schema import field as json_field
 from .verdict import Verdict
 
@@ -161,8 +161,8 @@ def write_report(path: Path, report: RunReport) -> None:
 def load_report(path: Path) -> RunReport:
     """A report written by --aot-report; errors name the file and the JSON path."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+        data = loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as error:
         raise ReportError(f"{path}: cannot read the report: {error}") from None
     try:
         return RunReport.from_json(data)

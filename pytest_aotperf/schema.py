@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Mapping, Sequence, Type, TypeVar
 
@@ -11,6 +12,15 @@ _REQUIRED: Any = object()
 
 class SchemaError(ValueError):
     """Stored data that is not of the expected schema; the message says where and what."""
+
+
+def loads(text: str) -> Any:
+    """JSON text as the standard has it: the NaN, Infinity and -Infinity that Python accepts are refused."""
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(token: str) -> Any:
+    raise SchemaError(f"{token} is not a JSON number (values are finite)")
 
 
 def require_object(data: Any, where: str) -> Mapping[str, Any]:

@@ -105,6 +105,10 @@ class AotPerfSession:
         changes = self.store.refresh(request, self.settings.force_refresh)
         return dataclasses.replace(result, baseline_changes=changes)
 
+    def keep(self, result: PerfTestResult) -> None:
+        """Add a judged result to the run, its new baseline entry staged first in refresh mode."""
+        self.results.append(self.refresh(result) if self.settings.refresh else result)
+
     def write_baselines(self) -> None:
         self.written = self.store.write()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Dict, Literal, Optional, Tuple, cast
 
@@ -128,12 +129,14 @@ def judge(
         )
     cur, ref = current.value, baseline.value
     assert cur is not None  # an available metric has a value
-    sampled = current.kind != "memory" and current.samples and baseline.samples
+    # A zero baseline median has no ratio: such a metric is judged by its values (any change is beyond tolerance)
+    sampled = current.kind != "memory" and current.samples and baseline.samples and ref > 0
+    interval = ratio_of_medians_interval(baseline.samples, current.samples) if sampled else None
     compared = dataclasses.replace(
         new,
         baseline=ref,
         change=cur / ref - 1.0 if ref else None,
-        interval=ratio_of_medians_interval(baseline.samples, current.samples) if sampled else None,
+        interval=interval if interval is not None and all(map(math.isfinite, interval)) else None,
         drift=relative_spread(baseline.runs),
     )
     return dataclasses.replace(compared, status=classify(compared, current.kind, current.better, tolerance))

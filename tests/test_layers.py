@@ -23,6 +23,7 @@ LAYERS = (
         "stash",
         "fixtures",
         "interop.gate",
+        "xdist",
         "plugin",
         "ab",
         "cli",

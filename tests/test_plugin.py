@@ -424,3 +424,31 @@ def test_cli_refresh_from_reports_writes_baselines_as_runs(suite, monkeypatch):
     assert latency["runs"] == [pytest.approx(1.2e-3), pytest.approx(1.3e-3)]
     assert latency["value"] == pytest.approx(1.3e-3)
     assert suite.run(sys.executable, "-m", "pytest_aotperf", "refresh", "--from-reports", "missing.json").ret == 2
+
+
+@pytest.mark.parametrize("key", ["../../escape", "/tmp/abs", "a/b"])
+def test_a_machine_key_that_would_leave_the_baseline_folder_is_a_usage_error(suite, key):
+    result = suite.runpytest("-p", "no:cacheprovider", f"--aot-machine={key}", "--aot-refresh")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*argument --aot-machine: machine key '{key}' is not allowed*"])
+    assert [p.name for p in suite.path.iterdir() if p.is_dir()] == []
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        ('record("score", float("nan"), better="higher")', "metric 'score': nan is not a finite number"),
+        ('record("score", float("inf"))', "metric 'score': inf is not a finite number"),
+        (
+            'record("compile_s", -5, unit="s", kind="duration")',
+            "metric 'compile_s': a duration metric cannot be negative",
+        ),
+        ('record("weights", -1, unit="B", kind="memory")', "metric 'weights': a memory metric cannot be negative"),
+    ],
+)
+def test_nan_infinity_and_negative_times_fail_the_test_naming_metric_and_test(suite, call, message):
+    suite.makepyfile(test_perf=f"def test_op(aot_backend, aot_perf):\n    aot_perf.{call}\n")
+    result = run(suite, "--aot-refresh")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*ValueError: test_perf.py::test_op?eager?: {message}*"])
+    assert not baseline_file(suite).exists()

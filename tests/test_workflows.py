@@ -44,3 +44,25 @@ def test_every_command_is_documented_in_the_readme(workflow):
     documented = readme.read_text(encoding="utf-8")
     missing = [command for command in run_commands(workflow) if command not in documented]
     assert not missing, f"{workflow.name} runs commands the README does not show: {missing}"
+
+
+def readme_test_command():
+    """The command the README gives for the project's tests (the indented line after its heading)."""
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("Run the project's tests", 1)[1]
+    return next(line.strip() for line in section.splitlines() if line.startswith("    "))
+
+
+def test_ci_runs_the_readme_test_command_in_a_fresh_virtualenv():
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
+    command = readme_test_command()
+    assert command.startswith("bash scripts/install-cpu && pytest ") and command in lines
+    made, activated = lines.index("python3 -m venv .ci/venv"), lines.index("source .ci/venv/bin/activate")
+    assert lines.index("rm -rf .ci/venv") < made < activated < lines.index(command)
+
+
+def test_the_vllm_extra_declares_the_range_the_readme_states():
+    tomllib = pytest.importorskip("tomllib")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    vllm = next(requirement for requirement in extras["vllm"] if requirement.startswith("vllm"))
+    assert vllm == "vllm>=0.26,<0.33" and f"`{vllm}`" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "pytest-xdist>=3" in extras["test"]

@@ -1,15 +1,26 @@
-"""Baseline files: DIR/<machine>/<backend>/<module path>.json, read strictly, written atomically."""
+"""Baseline files: DIR/<machine>/<backend>/<module path>.json, read strictly, written atomically.
+
+Machine keys (from CI variables), backend names and module paths (from reports) are untrusted:
+each is checked to be a plain name, and every path to lie under the baseline folder.
+"""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
 from typing import Dict, List, Mapping
 
-from ..schema import SchemaError
+from ..schema import SchemaError, loads
 from .entries import BaselineEntry
 
 SCHEMA = "pytest-aotperf/baseline/1"
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*")
+NAME_RULE = "letters, digits and '._+-', not starting with '.' nor holding '..'"
+
+
+class UnsafeNameError(ValueError):
+    """A machine key, backend name or module path that would not make a plain path under the baseline folder."""
 
 
 class BaselineError(Exception):
@@ -20,10 +31,25 @@ class BaselineError(Exception):
         self.path = path
 
 
+def check_name(what: str, name: str) -> str:
+    """`name` if it is a plain file name of NAME's characters; UnsafeNameError saying `what` it is otherwise."""
+    if not NAME.fullmatch(name) or ".." in name:
+        raise UnsafeNameError(f"{what} {name!r} is not allowed: use {NAME_RULE}")
+    return name
+
+
 def baseline_path(root: Path, machine: str, backend: str, module_path: str) -> Path:
-    """Where the baselines of one test module on one backend and machine live."""
-    module = Path(module_path)
-    return root / machine / backend / module.with_suffix(".json")
+    """Where the baselines of one test module on one backend and machine live, checked to lie under `root`."""
+    module = PurePosixPath(module_path)
+    if module.is_absolute() or not module.parts or not all(NAME.fullmatch(p) and ".." not in p for p in module.parts):
+        raise UnsafeNameError(
+            f"test module path {module_path!r} is not allowed: baselines are stored under the test file's path "
+            f"below the rootdir, each part of {NAME_RULE} (a test file outside the rootdir has none)"
+        )
+    path = root / check_name("machine key", machine) / check_name("backend name", backend) / module.with_suffix(".json")
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise UnsafeNameError(f"{path} lies outside the baseline folder {root} (through a symbolic link)")
+    return path
 
 
 def load_file(path: Path) -> Dict[str, BaselineEntry]:
@@ -32,11 +58,11 @@ def load_file(path: Path) -> Dict[str, BaselineEntry]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    except OSError as error:
-        raise BaselineError(path, f"cannot be read: {error}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise BaselineError(path, f"cannot be read: {error} (the file was left as it is)") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
+        data = loads(text)
+    except (ValueError, RecursionError) as error:
         raise BaselineError(
             path, f"is not valid JSON: {error}; fix or delete the file (it was left as it is)"
         ) from None
@@ -64,7 +90,7 @@ def render(machine: str, backend: str, entries: Mapping[str, BaselineEntry]) -> 
         "backend": backend,
         "tests": {name: entry.to_json() for name, entry in entries.items()},
     }
-    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def machines_with_baselines(root: Path) -> List[str]:

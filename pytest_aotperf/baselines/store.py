@@ -1,18 +1,23 @@
-"""The baselines of one run: read once per file, refreshed entries staged, written at the end."""
+"""The baselines of one run: read once per file, refreshed entries staged, merged into the files at the end."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from ..atomic import write_atomic
+from ..atomic import folder_lock, write_atomic
 from ..results import BaselineChange
 from .entries import BaselineEntry
-from .files import baseline_path, load_file, render
+from .files import BaselineError, baseline_path, load_file, render
 from .refresh import RefreshRequest, refreshed_entry
 
 FileKey = Tuple[str, str]
 """(backend, module path)"""
+
+
+class BaselineOverwriteWarning(UserWarning):
+    """Another run refreshed a test's entry after this run read it, and this run's entry replaced it."""
 
 
 class BaselineStore:
@@ -47,14 +52,37 @@ class BaselineStore:
         return changes
 
     def write(self) -> List[Path]:
-        """Write every file with staged entries, keeping the other tests' entries; returns the files changed."""
+        """Merge the staged entries into each file as it is now, under its folder's lock; returns the files changed.
+
+        Entries another run wrote since this run read the file are kept, except those of the tests
+        this run refreshed too: there the last writer wins, and a BaselineOverwriteWarning says so.
+        """
         written = []
         for (backend, module), staged in sorted(self._staged.items()):
-            merged = {**self.entries(backend, module), **staged}
-            text = render(self.machine, backend, dict(sorted(merged.items())))
             path = self.path(backend, module)
-            if write_atomic(path, text):
-                written.append(path)
+            read = self.entries(backend, module)
+            with folder_lock(path.parent):
+                current = load_file(path)
+                for name in sorted(staged):
+                    if current.get(name) != read.get(name):
+                        warnings.warn(BaselineOverwriteWarning(_overwrite_message(path, name)), stacklevel=2)
+                merged = dict(sorted({**current, **staged}.items()))
+                if write_atomic(path, _rendered(path, self.machine, backend, merged)):
+                    written.append(path)
             self._files[(backend, module)] = merged
         self._staged.clear()
         return written
+
+
+def _overwrite_message(path: Path, test: str) -> str:
+    return (
+        f"{path}: the baseline of {test} was refreshed by another run after this run read it; "
+        "this run's entry replaced it (the last writer wins)"
+    )
+
+
+def _rendered(path: Path, machine: str, backend: str, entries: Dict[str, BaselineEntry]) -> str:
+    try:
+        return render(machine, backend, entries)
+    except ValueError as error:  # json refuses a NaN or infinity in a test's configuration
+        raise BaselineError(path, f"cannot be written: {error} (a value in a test's configuration?)") from None
