@@ -61,7 +61,7 @@ RECORDED = report(
 
 def test_regressions_come_first_then_improvements_then_the_table():
     text = render_markdown(RECORDED)
-    assert text.startswith("## aotperf: 1 regressed, 1 improved, 0 new, 1 unchanged")
+    assert text.startswith("## aotperf: 1 regressed, 1 improved, 0 noisy, 0 new, 1 unchanged")
     assert text.index("### Regressions") < text.index("### Improvements") < text.index("All 3 measurements")
     regressions = text[text.index("### Regressions") : text.index("### Improvements")]
     assert "| test_slow[eager] | eager | latency | 2.00 ms | 3.00 ms | +50.0% | ±10% |" in regressions

@@ -8,10 +8,10 @@ from typing import List, Optional, Sequence
 from ..metrics import Metric
 from ..results import RunReport
 from ..units import format_quantity
-from ..verdict import IMPROVED, NEW, REGRESSED, UNCHANGED, Status, Verdict
+from ..verdict import IMPROVED, NEW, NOISY, REGRESSED, UNCHANGED, Status, Verdict
 
 TABLE_HEADER = ("test", "backend", "metric", "baseline", "current", "change", "verdict")
-STATUS_ORDER = (REGRESSED, IMPROVED, NEW, UNCHANGED)
+STATUS_ORDER = (REGRESSED, IMPROVED, NOISY, NEW, UNCHANGED)
 
 
 def change_text(change: Optional[float]) -> str:

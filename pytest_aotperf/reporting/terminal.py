@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import List
 
 from ..results import RunReport
-from .rows import render_table, report_rows, unavailable_reasons
+from .rows import headline, render_table, report_rows, unavailable_reasons
 
 
 def summary_lines(report: RunReport) -> List[str]:
-    """The table of judged metrics, then one line per metric this machine could not measure."""
-    table = render_table([row.cells for row in report_rows(report)])
-    return table + [f"unavailable: {reason}" for reason in unavailable_reasons(report)]
+    """The table of judged metrics, one line per metric this machine could not measure, then the counts."""
+    rows = report_rows(report)
+    unavailable = [f"unavailable: {reason}" for reason in unavailable_reasons(report)]
+    return render_table([row.cells for row in rows]) + unavailable + [f"aotperf: {headline(rows)}"]
