@@ -13,6 +13,14 @@ from .metrics import Better, Kind, Metric
 
 RECOMPILED = "recompiled"
 
+ToleranceLookup = Callable[[str, Kind], Optional[float]]
+"""The tolerance a test's metric is judged under, by name and kind: sampling stops once the median is tight for it."""
+
+
+def no_tolerance(name: str, kind: Kind) -> Optional[float]:
+    """Without a tolerance, sampling fills the time budget."""
+    return None
+
 
 class PerfRecorder:
     """Records a test's metrics. `measure` times a callable; `record` stores any other value."""
@@ -30,6 +38,7 @@ class PerfRecorder:
         plan: SamplingPlan,
         memory: Optional[MemoryMonitor] = None,
         graph_count: Callable[[], int] = compiled_graph_count,
+        tolerance: ToleranceLookup = no_tolerance,
     ) -> None:
         self.test_id = test_id
         self.device = device
@@ -37,6 +46,7 @@ class PerfRecorder:
         self._plan = plan
         self._memory = memory
         self._graph_count = graph_count
+        self._tolerance = tolerance
         self._on_gpu = device.startswith("cuda")
         self._l2_flusher = None
         self._metrics: Dict[str, Metric] = {}
@@ -58,7 +68,8 @@ class PerfRecorder:
         flush_l2: Optional[bool] = None,
         **kwargs: Any,
     ) -> Metric:
-        """Time `fn(*args, **kwargs)`: warm-up, then samples; records a lower-is-better timing."""
+        """Time `fn(*args, **kwargs)`: warm-up, then samples until the median is tight for the test's
+        tolerance or the time budget is spent; records a lower-is-better timing."""
         base = self._plan
         plan = dataclasses.replace(
             base,
@@ -73,7 +84,8 @@ class PerfRecorder:
         between = self._l2_flusher if plan.flush_l2 and self._on_gpu else None
         call = (lambda: fn(*args, **kwargs)) if args or kwargs else fn
         clock_before = read_clock() if self._on_gpu else None
-        timed = sample(call, self._timer, plan, between, graph_count=self._graph_count)
+        tolerance = self._tolerance(name, "timing")
+        timed = sample(call, self._timer, plan, between, graph_count=self._graph_count, tolerance=tolerance)
         clock_after = read_clock() if self._on_gpu else None
         context, flags = health_context(clock_before, clock_after)
         if timed.graphs_compiled:

@@ -180,6 +180,15 @@ def test_op(aot_backend, aot_perf):
     run(suite).assert_outcomes(passed=1)
 
 
+@pytest.mark.parametrize("tolerance, samples", [("10%", 20), ("0.1%", 41)])
+def test_sampling_stops_once_the_median_is_tight_for_the_tests_tolerance(suite, tolerance, samples):
+    """The fake timer's samples spread by 1%: tight for 10% at the first 20, never for 0.1% (then 50 ms of 1.2 ms)."""
+    suite.makeini(f"[pytest]\naot_tolerance = {tolerance}\n")
+    run(suite, "--aot-report=r.json").assert_outcomes(passed=1)
+    latency = json.loads((suite.path / "r.json").read_text())["tests"][0]["metrics"]["latency"]
+    assert latency["summary"]["n"] == samples
+
+
 def test_tolerance_from_the_ini_file_and_bad_ini_values(suite, monkeypatch):
     run(suite, "--aot-refresh")
     monkeypatch.setenv("AOT_FAKE_MS", "2.31")

@@ -63,6 +63,24 @@ def test_measure_records_a_timing_with_summary():
     assert metric.summary.n == 50 and metric.flags == ()
 
 
+def test_measure_stops_once_the_median_is_tight_for_the_tests_tolerance():
+    asked = []
+
+    def tolerance(name, kind):
+        asked.append((name, kind))
+        return 0.10
+
+    recorder = PerfRecorder(
+        "t",
+        "cpu",
+        CpuTimer(StepClock(2000), min_block_s=0),
+        SamplingPlan(warmup_s=0, min_samples=20, max_time_s=1.0),
+        tolerance=tolerance,
+    )
+    assert recorder.measure(lambda: None).summary.n == 20
+    assert asked == [("latency", "timing")]
+
+
 def test_measure_overrides_per_call():
     recorder = PerfRecorder("t", "cpu", CpuTimer(StepClock(1000), min_block_s=0), SamplingPlan(warmup_s=0))
     assert recorder.measure(lambda: None, name="tiny", min_samples=7, max_samples=7).summary.n == 7
