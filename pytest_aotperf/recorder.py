@@ -22,6 +22,11 @@ def no_tolerance(name: str, kind: Kind) -> Optional[float]:
     return None
 
 
+def derived_name(measured: str, metric: str) -> str:
+    """The name of a metric a measurement derives: `metric` for "latency", else prefixed (`prefill_gpu_time`)."""
+    return metric if measured == "latency" else f"{measured}_{metric}"
+
+
 class PerfRecorder:
     """Records a test's metrics. `measure` times a callable; `record` stores any other value."""
 
@@ -93,6 +98,7 @@ class PerfRecorder:
             context["graphs_compiled_while_timed"] = timed.graphs_compiled
         if self._memory is not None:
             self._memory.checkpoint()
+        self.record(derived_name(name, "recompilations"), timed.graphs_compiled, unit="count", kind="count")
         return self.record_samples(
             name, timed.samples, unit="s", better="lower", kind="timing", flags=flags, context=context
         )

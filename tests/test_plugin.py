@@ -329,7 +329,9 @@ def test_linear(aot_backend, aot_compile, aot_perf):
     result.assert_outcomes(passed=1)
     metrics = json.loads((suite.path / "r.json").read_text())["tests"][0]["metrics"]
     assert metrics["compile_s"]["value"] > 0 and metrics["compile_s"]["kind"] == "duration"
-    assert metrics["graphs"]["value"] == 1
+    assert metrics["graphs"]["value"] == 1 and metrics["graphs"]["kind"] == "count"
+    assert metrics["graph_breaks"]["value"] == 0 and metrics["graph_breaks"]["kind"] == "count"
+    assert metrics["recompilations"]["value"] == 0 and metrics["recompilations"]["kind"] == "count"
 
 
 def test_real_timing_catches_a_large_slowdown(pytester, monkeypatch):

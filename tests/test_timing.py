@@ -3,7 +3,7 @@
 import pytest
 
 from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan, sample
-from pytest_aotperf.recorder import RECOMPILED, PerfRecorder
+from pytest_aotperf.recorder import RECOMPILED, PerfRecorder, derived_name
 
 
 class StepClock:
@@ -98,6 +98,13 @@ def test_recompilation_while_timed_is_flagged():
     metric = recorder.measure(lambda: None)
     assert RECOMPILED in metric.flags
     assert dict(metric.context)["graphs_compiled_while_timed"] == 1
+    recompilations = {m.name: m for m in recorder.metrics}["recompilations"]
+    assert (recompilations.value, recompilations.kind) == (1.0, "count")
+
+
+def test_metrics_a_measurement_derives_are_named_after_it():
+    assert derived_name("latency", "gpu_time") == "gpu_time"
+    assert derived_name("prefill", "gpu_time") == "prefill_gpu_time"
 
 
 def test_each_metric_is_recorded_once():

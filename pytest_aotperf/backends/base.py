@@ -17,9 +17,11 @@ class BackendUnsupported(Exception):
     """The backend cannot do what the test asks (the test is skipped with this reason)."""
 
 
-def stat(name: str, value: float, unit: str, kind: Kind = "value", better: Better = "lower") -> Metric:
+def stat(
+    name: str, value: float, unit: str, kind: Kind = "value", better: Better = "lower", informational: bool = False
+) -> Metric:
     """A compile statistic (`compile_s`, `graphs`, `capture_s`, ...) as the metric the test records."""
-    return Metric(name=name, unit=unit, better=better, kind=kind, value=float(value))
+    return Metric(name=name, unit=unit, better=better, kind=kind, value=float(value), informational=informational)
 
 
 @dataclass(frozen=True)

@@ -116,8 +116,7 @@ class CudaGraphBackend(Backend):
         # already hold: only dynamo's global cap (accumulated_recompile_limit) bounds it here.
         limit = max(torch._dynamo.config.recompile_limit, torch._dynamo.config.accumulated_recompile_limit)
         with torch._dynamo.config.patch(recompile_limit=limit):
-            compile_s, graphs = compile_for_batch_sizes(compiled, example_inputs, sizes, "cuda")
-        compile_metrics = (stat("compile_s", compile_s, "s", kind="duration"), stat("graphs", graphs, "count"))
+            compile_metrics = compile_for_batch_sizes(compiled, example_inputs, sizes, "cuda")
         details = {"mode": mode, "inductor_options": dict(inductor_options)}
         failed = {size: unreplayable for size in sizes} if unreplayable is not None else {}
         request = CaptureRequest(
@@ -139,7 +138,7 @@ class CudaGraphBackend(Backend):
         sizes = _check_batch_sizes(batch_sizes)
         _check_inputs(example_inputs)
         self._require_cuda()
-        details = {"compiled": "elsewhere: compile_s and graphs not measured by this backend"}
+        details = {"compiled": "elsewhere: compile_s, graphs and graph_breaks not measured by this backend"}
         request = CaptureRequest(
             compiled, type(module).__name__, tuple(example_inputs), sizes, graph_set_modes(return_views), fallback
         )
@@ -160,8 +159,8 @@ class CudaGraphBackend(Backend):
             metrics=compile_metrics
             + (
                 stat("capture_s", captured.seconds, "s", kind="duration"),
-                stat("graphs_captured", len(captured_sizes) * len(sets), "count", better="higher"),
-                stat("capture_fallbacks", len(captured.failed), "count"),
+                stat("graphs_captured", len(captured_sizes) * len(sets), "count", kind="count", better="higher"),
+                stat("capture_fallbacks", len(captured.failed), "count", kind="count"),
                 stat("graph_pool_bytes", captured.pool_bytes, "B", kind="memory"),
             ),
             details={
