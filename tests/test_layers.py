@@ -7,8 +7,20 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pytest_aotperf"
 LAYERS = (
-    ("", "units", "schema", "atomic", "measure.stats", "measure.dynamo", "measure.nvml", "measure.gpu_health"),
+    (
+        "",
+        "units",
+        "schema",
+        "atomic",
+        "measure.stats",
+        "measure.adaptive",
+        "measure.kernels",
+        "measure.dynamo",
+        "measure.nvml",
+        "measure.gpu_health",
+    ),
     ("measure.timing", "metrics"),
+    ("measure.device_time",),
     ("verdict", "measure.memory"),
     ("results",),
     ("baselines",),
