@@ -9,7 +9,7 @@ from .measure.device_time import DeviceProbe, DeviceTiming
 from .measure.dynamo import compiled_graph_count
 from .measure.gpu_health import health_context, read_clock
 from .measure.kernels import NO_CUDA_REASON
-from .measure.memory import MemoryMonitor
+from .measure.memory import MemoryMonitor, absolute_of
 from .measure.timing import L2Flusher, SamplingPlan, Timer, sample
 from .metrics import Better, Kind, Metric
 
@@ -194,10 +194,13 @@ class PerfRecorder:
         return self.add(Metric(name=name, unit=unit, better=better, kind=kind, unavailable=reason))
 
     def finish(self) -> Tuple[Metric, ...]:
-        """Add the memory metrics (unless the test or backend recorded its own) and return all."""
+        """Add the memory metrics (unless the test or backend recorded its own, then without their
+        absolute companions either) and return all."""
         if self._memory is not None:
+            recorded = set(self._metrics)
             for metric in self._memory.finish():
-                self._metrics.setdefault(metric.name, metric)
+                if metric.name not in recorded and absolute_of(metric.name) not in recorded:
+                    self._metrics[metric.name] = metric
             self._memory = None
         return self.metrics
 
