@@ -22,6 +22,7 @@ import time
 
 import torch
 
+from benchmarks.cudagraph_bench import hand_written
 from example_tests.models import MODELS
 from pytest_aotperf.measure.kernels import device_work
 from pytest_aotperf.measure.timing import CudaEventTimer, SamplingPlan
@@ -36,26 +37,6 @@ TOLERANCE = 0.02
 DEADLINE_S = 170.0
 
 
-def graphed(module, x):
-    """`module` captured in a CUDA graph for inputs shaped like `x`: copy in, replay, return the static output."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        for _ in range(3):
-            module(x)
-    torch.cuda.current_stream().wait_stream(stream)
-    graph, static = torch.cuda.CUDAGraph(), x.clone()
-    with torch.cuda.graph(graph):
-        out = module(static)
-
-    def run(inputs):
-        static.copy_(inputs)
-        graph.replay()
-        return out
-
-    return run
-
-
 def cases():
     """(model, variant, batch, callable, input) for every case; Inductor compiles here, before any timing."""
     built = []
@@ -65,7 +46,7 @@ def cases():
         for batch in BATCH_SIZES:
             (x,) = make_inputs(batch)
             compiled(x)  # compile now
-            for variant, fn in (("eager", module), ("inductor", compiled), ("graph", graphed(module, x))):
+            for variant, fn in (("eager", module), ("inductor", compiled), ("graph", hand_written(module, x))):
                 built.append((model, variant, batch, fn, x))
     torch.cuda.synchronize()
     return built
