@@ -87,5 +87,23 @@ class Backend(ABC):
         """An LLM runner for `model` (see the vllm backend); other backends do not run LLMs yet."""
         raise BackendUnsupported(f"aot_llm is not supported by the {self.name!r} backend yet")
 
+    def warm_up(self) -> None:
+        """Pay the process's one-time costs before any test measures its memory: libraries and kernels
+        loaded on first use, the compile stack imported. A small model of common layers is compiled
+        and called; so the first test of a process reads as one after others does.
+        """
+        import torch
+
+        from .warm import warm_up_model
+
+        module, inputs = warm_up_model(self.device)
+        try:
+            with torch.no_grad():
+                model = self.compile(module, inputs, (inputs[0].shape[0],))
+                for _ in range(3):
+                    model(*inputs)
+        except BackendUnsupported:
+            return  # it compiles no modules (vllm): nothing to warm
+
     def close(self) -> None:
         """Release what the backend holds at the end of the session."""
