@@ -84,6 +84,10 @@ class PerfRecorder:
     def metrics(self) -> Tuple[Metric, ...]:
         return tuple(self._metrics.values())
 
+    def tolerance_for(self, name: str, kind: Kind = "timing") -> Optional[float]:
+        """The tolerance `name` is judged under in this test (None outside a test): how tight to sample it."""
+        return self._tolerance(name, kind)
+
     def measure(
         self,
         fn: Callable[..., Any],

@@ -79,6 +79,7 @@ def test_measure_stops_once_the_median_is_tight_for_the_tests_tolerance():
     )
     assert recorder.measure(lambda: None).summary.n == 20
     assert asked == [("latency", "timing")]
+    assert recorder.tolerance_for("tpot") == 0.10 and asked[-1] == ("tpot", "timing")
 
 
 def test_measure_overrides_per_call():
