@@ -8,6 +8,7 @@ Metrics, unavailable with the reason where the machine cannot measure it.
 
 from __future__ import annotations
 
+import ctypes
 import os
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Protocol, Tuple
@@ -142,6 +143,7 @@ class SystemReadings:
         return _nvml_used()
 
     def reset_host(self) -> Optional[int]:
+        _trim_heap()
         tree = process_tree()
         if not all([_reset_peak_rss(pid) for pid in tree]):
             return None
@@ -235,6 +237,16 @@ def _nvml_used() -> Tuple[Optional[int], str, Optional[str]]:
         return sum(ours), "nvml-process-tree", None
     # A PID namespace (containers) hides our pids from NVML: fall back to the device total.
     return pynvml.nvmlDeviceGetMemoryInfo(device.handle).used, "nvml-device", None
+
+
+def _trim_heap() -> None:
+    """Return the C heap's free pages to the system (glibc's malloc_trim), as torch's cache is emptied for
+    the GPU: a test's RSS then grows from what is live, not into what earlier tests left free."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return  # not glibc
+    trim(0)
 
 
 def _reset_peak_rss(pid: int) -> bool:
