@@ -26,9 +26,9 @@ import torch
 
 from example_tests.models import MODELS
 from pytest_aotperf.backends.cudagraph import CudaGraphBackend
+from pytest_aotperf.measure.dynamo import compiled_graph_count
 from pytest_aotperf.measure.gpu_health import read_clock
 from pytest_aotperf.measure.timing import CudaEventTimer, SamplingPlan, sample
-from pytest_aotperf.measure.dynamo import compiled_graph_count
 
 BATCH_SIZES = (1, 2, 4, 8)
 VARIANTS = ("eager", "inductor", "cudagraph", "cudagraph-kept", "cudagraph-views", "reduce-overhead", "hand-written")
