@@ -7,8 +7,10 @@ from typing import Any, Callable, List, Optional, Sequence
 import pytest
 
 from .backends import Backend, BackendUnsupported, CompiledModel
+from .marks import MarkerSpec
 from .measure.memory import MemoryMonitor
 from .measure.timing import Timer, timer_for
+from .metrics import Kind
 from .recorder import PerfRecorder
 from .reporting.progress import progress_step
 from .session import NO_BACKEND
@@ -58,9 +60,13 @@ def aot_timer(aot_device: str) -> Timer:
 def aot_perf(request: pytest.FixtureRequest, aot_device: str, aot_timer: Timer) -> PerfRecorder:
     """The per-test recorder: `measure(fn, ...)` times, `record(name, value, ...)` stores."""
     memory = MemoryMonitor(use_cuda=aot_device.startswith("cuda"))
-    recorder = PerfRecorder(
-        request.node.nodeid, aot_device, aot_timer, session_of(request.config).settings.plan, memory
-    )
+    settings = session_of(request.config).settings
+    spec: MarkerSpec = request.node.stash[SPEC_KEY]
+
+    def tolerance(name: str, kind: Kind) -> float:
+        return spec.tolerance_for(name, settings.default_tolerance(kind))
+
+    recorder = PerfRecorder(request.node.nodeid, aot_device, aot_timer, settings.plan, memory, tolerance=tolerance)
     memory.start()
     request.node.stash[RECORDER_KEY] = recorder
     return recorder

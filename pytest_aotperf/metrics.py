@@ -11,12 +11,13 @@ from .measure.stats import Summary, summarize, thin
 from .schema import SchemaError, choice, field, number, require_object, strings
 
 Better = Literal["lower", "higher"]
-Kind = Literal["timing", "duration", "memory", "value"]
-"""timing: sampled latency; duration: one-shot time (compile, capture); memory: bytes; value: anything else."""
+Kind = Literal["timing", "duration", "memory", "value", "count"]
+"""timing: sampled latency; duration: one-shot time (compile, capture); memory: bytes; count: a number the
+model determines (kernels per call, graphs), judged exactly; value: anything else."""
 
 BETTER_VALUES: Tuple[Better, ...] = ("lower", "higher")
-KIND_VALUES: Tuple[Kind, ...] = ("timing", "duration", "memory", "value")
-NON_NEGATIVE_KINDS: Tuple[Kind, ...] = ("timing", "duration", "memory")
+KIND_VALUES: Tuple[Kind, ...] = ("timing", "duration", "memory", "value", "count")
+NON_NEGATIVE_KINDS: Tuple[Kind, ...] = ("timing", "duration", "memory", "count")
 SIGNIFICANT_DIGITS = 6
 MAX_RUNS = 20
 """Run values a stored metric keeps for the run-to-run spread (the newest)."""
@@ -49,6 +50,8 @@ class Metric:
     """Extra facts about the measurement (clock readings, probe source), as sorted pairs."""
     runs: Tuple[float, ...] = ()
     """The representative value of each recorded run (`aotperf refresh --runs N`); baselines keep them."""
+    informational: bool = False
+    """Recorded and shown, never judged: it scales with the sampling budget or describes the process, not the test."""
 
     def __post_init__(self) -> None:
         if self.better not in BETTER_VALUES:
@@ -81,6 +84,7 @@ class Metric:
         kind: Kind = "timing",
         flags: Tuple[str, ...] = (),
         context: Tuple[Tuple[str, object], ...] = (),
+        informational: bool = False,
     ) -> Metric:
         """A sampled metric: its value is the samples' median, its summary their statistics."""
         values = tuple(float(s) for s in samples)
@@ -95,6 +99,7 @@ class Metric:
             summary=summary,
             flags=flags,
             context=context,
+            informational=informational,
         )
 
     def stored(self, runs: Tuple[float, ...] = ()) -> Metric:
@@ -114,9 +119,11 @@ class Metric:
         )
 
     def to_json(self) -> Dict[str, Any]:
-        """Unit, direction and kind, then either why it is unavailable, or its value, statistics,
-        samples, flags, context and runs (each where there is one)."""
+        """Unit, direction and kind (and `informational` where set), then either why it is unavailable,
+        or its value, statistics, samples, flags, context and runs (each where there is one)."""
         data: Dict[str, Any] = {"unit": self.unit, "better": self.better, "kind": self.kind}
+        if self.informational:
+            data["informational"] = True
         if self.unavailable is not None:
             data["unavailable"] = self.unavailable
             return data
@@ -140,8 +147,10 @@ class Metric:
         unit = field(data, "unit", str, where)
         better = cast(Better, choice(data, "better", BETTER_VALUES, where))
         kind = cast(Kind, choice(data, "kind", KIND_VALUES, where))
+        informational = field(data, "informational", bool, where, False)
         if "unavailable" in data:
-            return cls(name, unit, better, kind, unavailable=field(data, "unavailable", str, where))
+            reason = field(data, "unavailable", str, where)
+            return cls(name, unit, better, kind, unavailable=reason, informational=informational)
         value = number(data.get("value"), f"{where}.value")
         samples = _numbers(data, "samples", where)
         summary = _summary(data, where)
@@ -160,6 +169,7 @@ class Metric:
                 flags=flags,
                 context=context,
                 runs=runs,
+                informational=informational,
             )
         except ValueError as error:
             raise SchemaError(f"{where}: {error}") from None

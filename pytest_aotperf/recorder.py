@@ -6,13 +6,46 @@ import contextlib
 import dataclasses
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
+from .measure.device_time import DeviceProbe, DeviceTiming
 from .measure.dynamo import compiled_graph_count
 from .measure.gpu_health import health_context, read_clock
-from .measure.memory import MemoryMonitor
+from .measure.kernels import NO_CUDA_REASON
+from .measure.memory import MemoryMonitor, absolute_of
 from .measure.timing import L2Flusher, SamplingPlan, Timer, sample
 from .metrics import Better, Kind, Metric
 
 RECOMPILED = "recompiled"
+HOST_OUTRAN = "host-outran-sleep"
+"""Flags a device time some of whose blocks the host was still issuing when the GPU's sleep ended."""
+NO_DEVICE_TIME = "no CUDA device: device time is timed by CUDA events on calls queued behind a sleep kernel"
+
+ToleranceLookup = Callable[[str, Kind], Optional[float]]
+"""The tolerance a test's metric is judged under, by name and kind: sampling stops once the median is tight for it."""
+
+
+def no_tolerance(name: str, kind: Kind) -> Optional[float]:
+    """Without a tolerance, sampling fills the time budget."""
+    return None
+
+
+def derived_name(measured: str, metric: str) -> str:
+    """The name of a metric a measurement derives: `metric` for "latency", else prefixed (`prefill_gpu_time`)."""
+    return metric if measured == "latency" else f"{measured}_{metric}"
+
+
+def host_overhead(name: str, value: Optional[float] = None, unavailable: Optional[str] = None) -> Metric:
+    """What a caller waits beyond the device's own time per call: information, never judged."""
+    return Metric(name, "s", "lower", "timing", value=value, unavailable=unavailable, informational=True)
+
+
+def device_context(device: DeviceTiming) -> Dict[str, object]:
+    """How a device time was taken, and the profiler's kernel time of one call as its cross-check."""
+    return {
+        "calls_per_sample": device.calls_per_sample,
+        "profiler_kernel_s": device.profile.kernel_s,
+        "retaken_blocks": device.retaken,
+        "host_outran_samples": device.outran,
+    }
 
 
 class PerfRecorder:
@@ -31,14 +64,19 @@ class PerfRecorder:
         plan: SamplingPlan,
         memory: Optional[MemoryMonitor] = None,
         graph_count: Callable[[], int] = compiled_graph_count,
+        tolerance: ToleranceLookup = no_tolerance,
+        device_probe: Optional[DeviceProbe] = None,
     ) -> None:
+        """`device_probe` times device time beside latency: made on CUDA when not given, none elsewhere."""
         self.test_id = test_id
         self.device = device
         self._timer = timer
         self._plan = plan
         self._memory = memory
         self._graph_count = graph_count
+        self._tolerance = tolerance
         self._on_gpu = device.startswith("cuda")
+        self._device_probe = device_probe if device_probe is not None else DeviceProbe() if self._on_gpu else None
         self._l2_flusher = None
         self._metrics: Dict[str, Metric] = {}
         self.config = {}
@@ -46,6 +84,10 @@ class PerfRecorder:
     @property
     def metrics(self) -> Tuple[Metric, ...]:
         return tuple(self._metrics.values())
+
+    def tolerance_for(self, name: str, kind: Kind = "timing") -> Optional[float]:
+        """The tolerance `name` is judged under in this test (None outside a test): how tight to sample it."""
+        return self._tolerance(name, kind)
 
     def measure(
         self,
@@ -59,7 +101,9 @@ class PerfRecorder:
         flush_l2: Optional[bool] = None,
         **kwargs: Any,
     ) -> Metric:
-        """Time `fn(*args, **kwargs)`: warm-up, then samples; records a lower-is-better timing."""
+        """Time `fn(*args, **kwargs)`: warm-up, then samples until the median is tight for the test's
+        tolerance or the time budget is spent; records a lower-is-better timing (returned), and
+        beside it the device time, kernels per call, host overhead and recompilations."""
         base = self._plan
         plan = dataclasses.replace(
             base,
@@ -74,17 +118,50 @@ class PerfRecorder:
         between = self._l2_flusher if plan.flush_l2 and self._on_gpu else None
         call = (lambda: fn(*args, **kwargs)) if args or kwargs else fn
         clock_before = read_clock() if self._on_gpu else None
-        timed = sample(call, self._timer, plan, between, graph_count=self._graph_count)
+        tolerance = self._tolerance(name, "timing")
+        timed = sample(call, self._timer, plan, between, graph_count=self._graph_count, tolerance=tolerance)
         clock_after = read_clock() if self._on_gpu else None
         context, flags = health_context(clock_before, clock_after)
         if timed.graphs_compiled:
             flags += (RECOMPILED,)
             context["graphs_compiled_while_timed"] = timed.graphs_compiled
-        if self._memory is not None:
-            self._memory.checkpoint()
-        return self.record_samples(
+        self.record(derived_name(name, "recompilations"), timed.graphs_compiled, unit="count", kind="count")
+        latency = self.record_samples(
             name, timed.samples, unit="s", better="lower", kind="timing", flags=flags, context=context
         )
+        self._measure_device(call, name, plan, between, latency)
+        if self._memory is not None:
+            self._memory.checkpoint()
+        return latency
+
+    def _measure_device(
+        self,
+        call: Callable[[], Any],
+        name: str,
+        plan: SamplingPlan,
+        between: Optional[Callable[[], Any]],
+        latency: Metric,
+    ) -> None:
+        """`gpu_time` (device seconds per call), `kernels_per_call` and `host_overhead` (latency minus
+        device time, informational) beside a latency; unavailable with the reason without a device probe."""
+        gpu_time, kernels, overhead = (derived_name(name, m) for m in ("gpu_time", "kernels_per_call", "host_overhead"))
+        if self._device_probe is None:
+            self.record_unavailable(gpu_time, NO_DEVICE_TIME, unit="s", kind="timing")
+            self.record_unavailable(kernels, NO_CUDA_REASON, unit="count", kind="count")
+            self.add(host_overhead(overhead, unavailable=NO_DEVICE_TIME))
+            return
+        assert latency.value is not None  # a timing of samples has a median
+        tolerance = self._tolerance(gpu_time, "timing")
+        device = self._device_probe.measure(call, plan, latency.value, tolerance, between)
+        device_time = self.record_samples(
+            gpu_time,
+            device.samples,
+            flags=(HOST_OUTRAN,) if device.outran else (),
+            context=device_context(device),
+        )
+        self.record(kernels, device.profile.kernels, unit="count", kind="count", copies=device.profile.copies)
+        assert device_time.value is not None
+        self.add(host_overhead(overhead, value=latency.value - device_time.value))
 
     def record(
         self, name: str, value: float, unit: str = "", better: Better = "lower", kind: Kind = "value", **context: Any
@@ -126,10 +203,13 @@ class PerfRecorder:
         return self.add(metric)
 
     def finish(self) -> Tuple[Metric, ...]:
-        """Add the memory metrics (unless the test or backend recorded its own) and return all."""
+        """Add the memory metrics (unless the test or backend recorded its own, then without their
+        absolute companions either) and return all."""
         if self._memory is not None:
+            recorded = set(self._metrics)
             for metric in self._memory.finish():
-                self._metrics.setdefault(metric.name, metric)
+                if metric.name not in recorded and absolute_of(metric.name) not in recorded:
+                    self._metrics[metric.name] = metric
             self._memory = None
         return self.metrics
 

@@ -51,8 +51,11 @@ class AotPerfSession:
         return BaselineStore(self.settings.baseline_dir, self.machine)
 
     def backend(self, name: str) -> Backend:
+        """The backend `name`, made and warmed up (where the machine runs it) on first use."""
         if name not in self._backends:
-            self._backends[name] = create_backend(name)
+            backend = self._backends[name] = create_backend(name)
+            if backend.unavailable_reason() is None:
+                backend.warm_up()
         return self._backends[name]
 
     def release_backend(self, name: str) -> None:

@@ -1,4 +1,4 @@
-"""The verdict: is a metric regressed, improved, unchanged or new against its baseline? Pure."""
+"""The verdict: is a metric regressed, improved, unchanged, noisy or new against its baseline? Pure."""
 
 from __future__ import annotations
 
@@ -8,19 +8,22 @@ from dataclasses import dataclass
 from typing import Any, Dict, Literal, Optional, Tuple, cast
 
 from .measure.noise import Allowance
-from .measure.stats import ratio_of_medians_interval, relative_spread
-from .metrics import Better, Kind, Metric
+from .measure.stats import median_spread, ratio_of_medians_interval, relative_spread
+from .metrics import Better, Kind, Metric, rounded
 from .schema import SchemaError, choice, field, number, optional_number, require_object, strings
 from .units import format_quantity
 
-Status = Literal["regressed", "noisy", "improved", "unchanged", "new", "unavailable"]
+Status = Literal["regressed", "improved", "unchanged", "noisy", "new", "info", "unavailable"]
 REGRESSED: Status = "regressed"
-NOISY: Status = "noisy"
 IMPROVED: Status = "improved"
 UNCHANGED: Status = "unchanged"
+NOISY: Status = "noisy"
+"""Too spread to judge: the 95% interval of the median is wider than the tolerance. Neither passes nor fails."""
 NEW: Status = "new"
+INFO: Status = "info"
+"""An informational metric (`Metric.informational`): shown with its change, never judged."""
 UNAVAILABLE: Status = "unavailable"
-STATUSES: Tuple[Status, ...] = (REGRESSED, NOISY, IMPROVED, UNCHANGED, NEW, UNAVAILABLE)
+STATUSES: Tuple[Status, ...] = (REGRESSED, IMPROVED, UNCHANGED, NOISY, NEW, INFO, UNAVAILABLE)
 MEMORY_SLACK_BYTES = 2 * 2**20
 """Memory may grow by this much beyond its tolerance before it counts (allocator rounding, page granularity)."""
 
@@ -35,6 +38,7 @@ class Verdict:
     baseline: Optional[float]
     unit: str
     tolerance: float
+    """0 for exact counts (kind "count"), which any change moves."""
     change: Optional[float] = None
     """Relative change current/baseline - 1 (signed; positive is larger, whatever the direction)."""
     interval: Optional[Tuple[float, float]] = None
@@ -52,20 +56,21 @@ class Verdict:
         if self.baseline is None:
             return f"{label} {format_quantity(self.current, self.unit)} (no baseline)"
         change = f"{self.change:+.1%}" if self.change is not None else "n/a"
+        current, baseline = format_quantity(self.current, self.unit), format_quantity(self.baseline, self.unit)
+        text = f"{label} {current} vs baseline {baseline} ({change}, {self._allowance()})"
+        if self.flags:
+            text += f" [{', '.join(self.flags)}]"
+        return f"{text}; {self.note}" if self.note else text
+
+    def _allowance(self) -> str:
+        if not self.tolerance and not self.drift:
+            return "exact"
         tolerance = (
             f"tolerance {self.tolerance:.0%}"
             if self.tolerance * 100 == round(self.tolerance * 100)
             else f"tolerance {self.tolerance:.1%}"
         )
-        if self.drift:
-            tolerance += f" + run-to-run drift {self.drift:.1%}"
-        if self.note:
-            tolerance += f", {self.note}"
-        current, baseline = format_quantity(self.current, self.unit), format_quantity(self.baseline, self.unit)
-        text = f"{label} {current} vs baseline {baseline} ({change}, {tolerance})"
-        if self.flags:
-            text += f" [{', '.join(self.flags)}]"
-        return text
+        return tolerance + (f" + run-to-run drift {self.drift:.1%}" if self.drift else "")
 
     def to_json(self) -> Dict[str, Any]:
         """The fields that are set, and the message."""
@@ -104,10 +109,12 @@ def judge(
 ) -> Verdict:
     """Compare one measured metric with its stored baseline under a relative `tolerance`.
 
+    Counts are exact (tolerance 0, no drift); informational metrics are compared, never judged.
     With an `allowance` (the metric's band learned from the run history, `measure.noise.history_allowance`),
-    a metric other than memory is judged by it instead: its value against the band around the history's mean.
+    a timing or value is judged by it instead: its value against the band around the history's mean.
     """
-    if allowance is not None and current.value is not None and current.kind != "memory":
+    judged_by_history = current.kind in ("timing", "duration", "value") and not current.informational
+    if allowance is not None and current.value is not None and judged_by_history:
         return _judge_by_history(current, current.value, allowance)
     if not current.available:
         return Verdict(
@@ -120,7 +127,10 @@ def judge(
             flags=current.flags,
             note=current.unavailable or "",
         )
-    new = Verdict(current.name, NEW, current.value, None, current.unit, tolerance, flags=current.flags)
+    exact = current.kind == "count"
+    tolerance = 0.0 if exact else tolerance
+    status = INFO if current.informational else NEW
+    new = Verdict(current.name, status, current.value, None, current.unit, tolerance, flags=current.flags)
     if baseline is None or baseline.value is None:
         return new
     if baseline.unit != current.unit or baseline.better != current.better:
@@ -130,15 +140,23 @@ def judge(
     cur, ref = current.value, baseline.value
     assert cur is not None  # an available metric has a value
     # A zero baseline median has no ratio: such a metric is judged by its values (any change is beyond tolerance)
-    sampled = current.kind != "memory" and current.samples and baseline.samples and ref > 0
+    sampled = (
+        current.kind != "memory" and current.samples and baseline.samples and not current.informational and ref > 0
+    )
     interval = ratio_of_medians_interval(baseline.samples, current.samples) if sampled else None
     compared = dataclasses.replace(
         new,
         baseline=ref,
         change=cur / ref - 1.0 if ref else None,
         interval=interval if interval is not None and all(map(math.isfinite, interval)) else None,
-        drift=relative_spread(baseline.runs),
+        drift=0.0 if exact else relative_spread(baseline.runs),
     )
+    if current.informational:
+        return compared
+    spread = median_spread(current.samples) if sampled else 0.0
+    if spread > tolerance + compared.drift:
+        note = f"noisy: the 95% interval of the median spans {spread:.1%} of it, wider than the allowance"
+        return dataclasses.replace(compared, status=NOISY, note=note)
     return dataclasses.replace(compared, status=classify(compared, current.kind, current.better, tolerance))
 
 
@@ -162,12 +180,15 @@ def _judge_by_history(current: Metric, value: float, allowance: Allowance) -> Ve
 def classify(verdict: Verdict, kind: Kind, better: Better, tolerance: float) -> Status:
     """The status of a compared verdict's numbers under `tolerance` (its drift added), without resampling.
 
-    Timings and values regress only when the whole interval of current/baseline lies beyond the
-    allowance; memory when it grows beyond the tolerance plus MEMORY_SLACK_BYTES.
+    Counts change with any difference in their stored digits; timings and values regress only
+    when the whole interval of current/baseline lies beyond the allowance; memory when it grows
+    beyond the tolerance plus MEMORY_SLACK_BYTES.
     """
     current, baseline = verdict.current, verdict.baseline
     assert current is not None and baseline is not None, "classify needs a compared verdict"
-    if kind == "memory":
+    if kind == "count":
+        grew, shrank = rounded(current) > rounded(baseline), rounded(current) < rounded(baseline)
+    elif kind == "memory":
         grew = current > baseline * (1 + tolerance) + MEMORY_SLACK_BYTES
         shrank = current < baseline * (1 - tolerance) - MEMORY_SLACK_BYTES
     else:

@@ -178,3 +178,19 @@ def test_sizes_no_graph_serves_run_the_compiled_module_and_are_counted():
     assert torch.equal(runner(x), x * 2)
     assert (runner.ungraphed_calls, runner.replays) == (1, 0)
     assert runner.served_sizes == (1, 2, 3, 4)
+
+
+def test_live_counts_are_exact_per_call_and_their_totals_informational():
+    runner, _ = runner_of(DEFAULT_SETS)
+    never_called = {m.name: m for m in runner.stats.metrics}
+    assert never_called["padded_per_call"].unavailable == "the model was never called"
+    kept = [runner(torch.randn(size, 3)) for size in (2, 3, 3, 5)]
+    metrics = {m.name: m for m in runner.stats.metrics}
+    assert len(kept) == 4
+    assert {name: metrics[name].value for name in ("padded_per_call", "copied_per_call", "ungraphed_per_call")} == {
+        "padded_per_call": 2 / 4,
+        "copied_per_call": 1 / 4,
+        "ungraphed_per_call": 1 / 4,
+    }
+    assert all(metrics[name].kind == "count" for name in ("padded_per_call", "copied_per_call", "ungraphed_per_call"))
+    assert all(metrics[name].informational for name in ("replays", "padded_calls", "copied_outputs", "ungraphed_calls"))

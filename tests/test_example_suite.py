@@ -34,7 +34,7 @@ def test_models_on_eager(examples):
     assert (examples.path / "baselines" / "ci" / "eager" / "test_models.json").exists()
     assert checked.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
     for test in report["tests"]:
-        assert test["verdicts"]["latency"]["status"] in ("unchanged", "improved", "regressed")
+        assert test["verdicts"]["latency"]["status"] in ("unchanged", "improved", "regressed", "noisy")
         assert test["verdicts"]["latency"]["baseline"] > 0
 
 
@@ -72,4 +72,4 @@ def test_llm_generation_on_vllms_cpu_engine(examples):
     assert checked.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
     verdicts = {test["test"]: test["verdicts"] for test in report["tests"]}
     assert verdicts["test_generation[vllm-4]"]["latency"]["baseline"] > 0
-    assert verdicts["test_generation[vllm-4]"]["latency"]["status"] in ("unchanged", "improved", "regressed")
+    assert verdicts["test_generation[vllm-4]"]["latency"]["status"] in ("unchanged", "improved", "regressed", "noisy")

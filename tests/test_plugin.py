@@ -193,6 +193,15 @@ def test_op(aot_backend, aot_perf):
     run(suite).assert_outcomes(passed=1)
 
 
+@pytest.mark.parametrize("tolerance, samples", [("10%", 20), ("0.1%", 41)])
+def test_sampling_stops_once_the_median_is_tight_for_the_tests_tolerance(suite, tolerance, samples):
+    """The fake timer's samples spread by 1%: tight for 10% at the first 20, never for 0.1% (then 50 ms of 1.2 ms)."""
+    suite.makeini(f"[pytest]\naot_tolerance = {tolerance}\n")
+    run(suite, "--aot-report=r.json").assert_outcomes(passed=1)
+    latency = json.loads((suite.path / "r.json").read_text())["tests"][0]["metrics"]["latency"]
+    assert latency["summary"]["n"] == samples
+
+
 def test_tolerance_from_the_ini_file_and_bad_ini_values(suite, monkeypatch):
     run(suite, "--aot-refresh")
     monkeypatch.setenv("AOT_FAKE_MS", "2.31")
@@ -333,7 +342,9 @@ def test_linear(aot_backend, aot_compile, aot_perf):
     result.assert_outcomes(passed=1)
     metrics = json.loads((suite.path / "r.json").read_text())["tests"][0]["metrics"]
     assert metrics["compile_s"]["value"] > 0 and metrics["compile_s"]["kind"] == "duration"
-    assert metrics["graphs"]["value"] == 1
+    assert metrics["graphs"]["value"] == 1 and metrics["graphs"]["kind"] == "count"
+    assert metrics["graph_breaks"]["value"] == 0 and metrics["graph_breaks"]["kind"] == "count"
+    assert metrics["recompilations"]["value"] == 0 and metrics["recompilations"]["kind"] == "count"
 
 
 def test_real_timing_catches_a_large_slowdown(pytester, monkeypatch):

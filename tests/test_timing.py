@@ -3,7 +3,7 @@
 import pytest
 
 from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan, sample
-from pytest_aotperf.recorder import RECOMPILED, PerfRecorder
+from pytest_aotperf.recorder import RECOMPILED, PerfRecorder, derived_name
 
 
 class StepClock:
@@ -63,6 +63,25 @@ def test_measure_records_a_timing_with_summary():
     assert metric.summary.n == 50 and metric.flags == ()
 
 
+def test_measure_stops_once_the_median_is_tight_for_the_tests_tolerance():
+    asked = []
+
+    def tolerance(name, kind):
+        asked.append((name, kind))
+        return 0.10
+
+    recorder = PerfRecorder(
+        "t",
+        "cpu",
+        CpuTimer(StepClock(2000), min_block_s=0),
+        SamplingPlan(warmup_s=0, min_samples=20, max_time_s=1.0),
+        tolerance=tolerance,
+    )
+    assert recorder.measure(lambda: None).summary.n == 20
+    assert asked == [("latency", "timing")]
+    assert recorder.tolerance_for("tpot") == 0.10 and asked[-1] == ("tpot", "timing")
+
+
 def test_measure_overrides_per_call():
     recorder = PerfRecorder("t", "cpu", CpuTimer(StepClock(1000), min_block_s=0), SamplingPlan(warmup_s=0))
     assert recorder.measure(lambda: None, name="tiny", min_samples=7, max_samples=7).summary.n == 7
@@ -80,6 +99,13 @@ def test_recompilation_while_timed_is_flagged():
     metric = recorder.measure(lambda: None)
     assert RECOMPILED in metric.flags
     assert dict(metric.context)["graphs_compiled_while_timed"] == 1
+    recompilations = {m.name: m for m in recorder.metrics}["recompilations"]
+    assert (recompilations.value, recompilations.kind) == (1.0, "count")
+
+
+def test_metrics_a_measurement_derives_are_named_after_it():
+    assert derived_name("latency", "gpu_time") == "gpu_time"
+    assert derived_name("prefill", "gpu_time") == "prefill_gpu_time"
 
 
 def test_each_metric_is_recorded_once():

@@ -7,8 +7,10 @@ import pytest
 from pytest_aotperf.metrics import Metric
 from pytest_aotperf.verdict import (
     IMPROVED,
+    INFO,
     MEMORY_SLACK_BYTES,
     NEW,
+    NOISY,
     REGRESSED,
     UNAVAILABLE,
     UNCHANGED,
@@ -39,14 +41,14 @@ def test_same_distribution_is_unchanged():
 
 
 def test_noise_alone_does_not_fail():
-    """Medians 12% apart but samples so noisy the interval reaches inside the tolerance."""
+    """Medians 12% apart but samples so noisy the median's interval is wider than the tolerance."""
     wide = [1e-3 * (1 + 0.5 * ((i % 7) - 3) / 3) for i in range(21)]
     base = Metric.from_samples("latency", wide)
     slower = tuple(s * 1.12 for s in wide)
     current = Metric.from_samples("latency", slower)
     verdict = judge(current, stored(base), 0.10)
     assert verdict.change > 0.10
-    assert verdict.status == UNCHANGED
+    assert verdict.status == NOISY
 
 
 def test_improvement_beyond_tolerance_is_reported():
@@ -122,3 +124,59 @@ def test_a_metric_needs_a_value_or_a_reason():
         Metric(name="x", unit="s", better="lower", kind="timing")
     with pytest.raises(ValueError, match="better must be"):
         Metric(name="x", unit="s", better="smaller", kind="timing", value=1.0)
+
+
+def count(value, name="kernels_per_call", better="lower", kind="count"):
+    return Metric(name=name, unit="count", better=better, kind=kind, value=float(value))
+
+
+@pytest.mark.parametrize(
+    "current, better, status",
+    [(12, "lower", REGRESSED), (9, "lower", IMPROVED), (10, "lower", UNCHANGED), (9, "higher", REGRESSED)],
+)
+def test_counts_are_judged_exactly_whatever_the_tolerance(current, better, status):
+    verdict = judge(count(current, better=better), stored(count(10, better=better)), 0.5)
+    assert verdict.status == status and verdict.tolerance == 0.0
+
+
+def test_an_exact_count_names_itself_and_ignores_run_to_run_drift():
+    verdict = judge(count(11), stored(count(10), runs=(10.0, 12.0)), 0.1)
+    assert verdict.status == REGRESSED and verdict.drift == 0.0
+    assert verdict.describe() == "kernels_per_call 11 vs baseline 10 (+10.0%, exact)"
+
+
+def test_a_count_stored_before_counts_existed_is_judged_exactly():
+    """Baselines recorded `graphs` as kind "value": the current metric's kind decides."""
+    assert judge(count(2, name="graphs"), stored(count(1, name="graphs", kind="value")), 0.1).status == REGRESSED
+
+
+def test_a_per_call_count_compares_at_its_stored_digits():
+    assert judge(count(1 / 3), stored(count(333 / 999)), 0.1).status == UNCHANGED
+
+
+def test_informational_metrics_are_compared_but_never_judged():
+    replays = Metric(name="replays", unit="count", better="higher", kind="value", value=1511.0, informational=True)
+    verdict = judge(replays, stored(count(2023, name="replays", better="higher", kind="value")), 0.1)
+    assert verdict.status == INFO and verdict.change == pytest.approx(1511 / 2023 - 1)
+    assert judge(replays, None, 0.1).status == INFO
+
+
+def test_a_metric_wider_than_its_tolerance_is_noisy_not_failed_with_its_spread():
+    verdict = judge(timing(2e-3, spread=0.3, n=20, seed=2), stored(timing(1e-3)), 0.10)
+    assert verdict.status == NOISY
+    assert "noisy: the 95% interval of the median spans" in verdict.describe()
+
+
+def test_drift_widens_what_counts_as_noisy():
+    current = timing(1e-3, spread=0.2, n=100, seed=2)
+    assert judge(current, stored(timing(1e-3)), 0.05).status == NOISY
+    assert judge(current, stored(timing(1e-3), runs=(0.7e-3, 1e-3)), 0.05).status == UNCHANGED
+
+
+def test_informational_flag_round_trips_and_is_written_only_when_set():
+    plain = timing(1e-3).stored()
+    assert "informational" not in plain.to_json()
+    assert Metric.from_json("latency", plain.to_json(), "m") == plain
+    info = Metric(name="replays", unit="count", better="higher", kind="value", value=5.0, informational=True)
+    assert info.to_json()["informational"] is True
+    assert Metric.from_json("replays", info.to_json(), "m") == info

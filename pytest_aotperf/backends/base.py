@@ -17,9 +17,11 @@ class BackendUnsupported(Exception):
     """The backend cannot do what the test asks (the test is skipped with this reason)."""
 
 
-def stat(name: str, value: float, unit: str, kind: Kind = "value", better: Better = "lower") -> Metric:
+def stat(
+    name: str, value: float, unit: str, kind: Kind = "value", better: Better = "lower", informational: bool = False
+) -> Metric:
     """A compile statistic (`compile_s`, `graphs`, `capture_s`, ...) as the metric the test records."""
-    return Metric(name=name, unit=unit, better=better, kind=kind, value=float(value))
+    return Metric(name=name, unit=unit, better=better, kind=kind, value=float(value), informational=informational)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,24 @@ class Backend(ABC):
     def llm(self, model: str, recorder: PerfRecorder, **options: Any) -> LlmRunner:
         """An LLM runner for `model` (the vllm backend, and the module compilers through `HfLlmBackend`)."""
         raise BackendUnsupported(f"aot_llm is not supported by the {self.name!r} backend")
+
+    def warm_up(self) -> None:
+        """Pay the process's one-time costs before any test measures its memory: libraries and kernels
+        loaded on first use, the compile stack imported. A small model of common layers is compiled
+        and called; so the first test of a process reads as one after others does.
+        """
+        import torch
+
+        from .warm import warm_up_model
+
+        module, inputs = warm_up_model(self.device)
+        try:
+            with torch.no_grad():
+                model = self.compile(module, inputs, (inputs[0].shape[0],))
+                for _ in range(3):
+                    model(*inputs)
+        except BackendUnsupported:
+            return  # it compiles no modules (vllm): nothing to warm
 
     def close(self) -> None:
         """Release what the backend holds at the end of the session."""

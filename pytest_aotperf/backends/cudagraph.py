@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence, Tuple
 
-from .base import BackendUnsupported, stat
+from .base import BackendUnsupported
 from .cudagraph_capture import (
     CaptureError,
     CaptureRequest,
@@ -78,8 +78,7 @@ class CudaGraphBackend(HfLlmBackend):
         # already hold: only dynamo's global cap (accumulated_recompile_limit) bounds it here.
         limit = max(torch._dynamo.config.recompile_limit, torch._dynamo.config.accumulated_recompile_limit)
         with torch._dynamo.config.patch(recompile_limit=limit):
-            compile_s, graphs = compile_for_batch_sizes(compiled, example_inputs, sizes, "cuda")
-        compile_metrics = (stat("compile_s", compile_s, "s", kind="duration"), stat("graphs", graphs, "count"))
+            compile_metrics = compile_for_batch_sizes(compiled, example_inputs, sizes, "cuda")
         details = {"mode": mode, "inductor_options": dict(inductor_options)}
         failed = {size: unreplayable for size in sizes} if unreplayable is not None else {}
         request = CaptureRequest(
@@ -100,7 +99,10 @@ class CudaGraphBackend(HfLlmBackend):
         """Capture graphs of a module already compiled elsewhere (its compile is not timed here)."""
         sizes = check_batch_sizes(batch_sizes, DEFAULT_BATCH_SIZES)
         self._require_cuda()
-        details = {"backend": NAME, "compiled": "elsewhere: compile_s and graphs not measured by this backend"}
+        details = {
+            "backend": NAME,
+            "compiled": "elsewhere: compile_s, graphs and graph_breaks not measured by this backend",
+        }
         return capture_compiled(
             compiled,
             type(module).__name__,

@@ -287,8 +287,8 @@ def capture_model(
         metrics=compile_metrics
         + (
             stat("capture_s", captured.seconds, "s", kind="duration"),
-            stat("graphs_captured", len(captured_sizes) * len(sets), "count", better="higher"),
-            stat("capture_fallbacks", len(captured.failed), "count"),
+            stat("graphs_captured", len(captured_sizes) * len(sets), "count", kind="count", better="higher"),
+            stat("capture_fallbacks", len(captured.failed), "count", kind="count"),
             stat("graph_pool_bytes", captured.pool_bytes, "B", kind="memory"),
         ),
         details={

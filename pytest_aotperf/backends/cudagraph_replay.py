@@ -9,7 +9,8 @@ Calls route on the batch size (dimension 0 of the inputs):
 - a size above every captured one, or other non-batch dimensions than captured, runs the
   compiled module without a graph.
 
-Padded and ungraphed calls are counted in the live statistics.
+Padded and ungraphed calls are counted in the live statistics: totals as information (they
+grow with the number of calls a measurement makes), and per call as exact counts.
 
 Outputs: a call returns tensors the caller may keep, without a copy where none is needed. Each
 batch size has a graph in each of LENDING_SETS + 1 graph sets. A set is one memory pool:
@@ -27,6 +28,7 @@ import functools
 import itertools
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
+from ..metrics import Metric
 from .base import CompiledModel, CompileStats, stat
 
 LENDING_SETS = 2
@@ -47,6 +49,13 @@ def batch_routes(captured: Sequence[int]) -> Dict[int, int]:
     """For every batch size up to the largest captured one, the captured size that serves it."""
     ordered = sorted(captured)
     return {size: next(c for c in ordered if c >= size) for size in range(1, ordered[-1] + 1)} if ordered else {}
+
+
+def per_call(name: str, count: int, calls: int) -> Metric:
+    """`count` over the calls made, as an exact count; unavailable before the first call."""
+    if not calls:
+        return Metric(name=name, unit="count", better="lower", kind="count", unavailable="the model was never called")
+    return stat(name, count / calls, "count", kind="count")
 
 
 def _constant(value: Any) -> Callable[[], Any]:
@@ -235,11 +244,16 @@ class CudaGraphModel(CompiledModel):
     @property
     def stats(self) -> CompileStats:
         captured = self._stats
+        replays, padded, copied, ungraphed = self.replays, self.padded_calls, self.copied_outputs, self.ungraphed_calls
+        calls = replays + ungraphed
         live = (
-            stat("replays", self.replays, "count", better="higher"),
-            stat("padded_calls", self.padded_calls, "count"),
-            stat("copied_outputs", self.copied_outputs, "count"),
-            stat("ungraphed_calls", self.ungraphed_calls, "count"),
+            stat("replays", replays, "count", better="higher", informational=True),
+            stat("padded_calls", padded, "count", informational=True),
+            stat("copied_outputs", copied, "count", informational=True),
+            stat("ungraphed_calls", ungraphed, "count", informational=True),
+            per_call("padded_per_call", padded, calls),
+            per_call("copied_per_call", copied, calls),
+            per_call("ungraphed_per_call", ungraphed, calls),
         )
         return CompileStats(captured.metrics + live, {**captured.details, "served_sizes": list(self.served_sizes)})
 

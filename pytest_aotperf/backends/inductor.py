@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterable, Optional, Sequence, Tuple
 
-from ..measure.dynamo import compiled_graph_count
+from ..measure.dynamo import compiled_graph_count, graph_break_count
+from ..metrics import Metric
 from .base import CompiledModel, CompileStats, stat
 from .hf_llm import HfLlmBackend
 from .inputs import resize_batch
@@ -20,22 +21,27 @@ def synchronize(device: str) -> None:
 
 def compile_for_batch_sizes(
     compiled: Callable[..., Any], example_inputs: Sequence[Any], batch_sizes: Iterable[int], device: str
-) -> Tuple[float, int]:
+) -> Tuple[Metric, ...]:
     """Call `compiled` once per batch size, so that compilation happens here and is timed.
 
     Runs in a fresh Inductor cache, so that compile time is a cold compile in every run and
-    comparable with its baseline. Returns (seconds, graphs produced).
+    comparable with its baseline. Returns `compile_s` and the exact counts `graphs` and `graph_breaks`.
     """
     import torch
     from torch._inductor.utils import fresh_cache
 
-    graphs_before = compiled_graph_count()
+    graphs_before, breaks_before = compiled_graph_count(), graph_break_count()
     start = time.perf_counter()
     with fresh_cache(), torch.no_grad():
         for batch_size in batch_sizes:
             compiled(*resize_batch(example_inputs, batch_size))
         synchronize(device)
-    return time.perf_counter() - start, compiled_graph_count() - graphs_before
+    seconds = time.perf_counter() - start
+    return (
+        stat("compile_s", seconds, "s", kind="duration"),
+        stat("graphs", compiled_graph_count() - graphs_before, "count", kind="count"),
+        stat("graph_breaks", graph_break_count() - breaks_before, "count", kind="count"),
+    )
 
 
 class InductorBackend(HfLlmBackend):
@@ -53,9 +59,8 @@ class InductorBackend(HfLlmBackend):
         import torch
 
         compiled = torch.compile(module, mode=mode, dynamic=dynamic, options=options or None)
-        seconds, graphs = compile_for_batch_sizes(compiled, example_inputs, batch_sizes, self.device)
         stats = CompileStats(
-            metrics=(stat("compile_s", seconds, "s", kind="duration"), stat("graphs", graphs, "count")),
+            metrics=compile_for_batch_sizes(compiled, example_inputs, batch_sizes, self.device),
             details={"backend": "inductor", "mode": mode, "dynamic": dynamic, "batch_sizes": list(batch_sizes)},
         )
         return CompiledModel(compiled, stats)

@@ -1,4 +1,4 @@
-"""How many graphs torch.compile has produced: read around compiles and timed samples."""
+"""What torch.compile has produced in this process: graphs and graph breaks, read around compiles and timed samples."""
 
 from __future__ import annotations
 
@@ -12,3 +12,12 @@ def compiled_graph_count() -> int:
     from torch._dynamo.utils import counters
 
     return int(counters["stats"]["unique_graphs"])
+
+
+def graph_break_count() -> int:
+    """Graph breaks torch.compile has met in this process, over every reason (0 if dynamo was never loaded)."""
+    if "torch._dynamo" not in sys.modules:
+        return 0
+    from torch._dynamo.utils import counters
+
+    return sum(int(count) for count in counters["graph_break"].values())

@@ -1,10 +1,11 @@
-"""Summary statistics and the bootstrap interval of a ratio of medians. Pure: no torch."""
+"""Summary statistics, the interval of a median and the bootstrap interval of a ratio of medians. Pure: no torch."""
 
 from __future__ import annotations
 
 import math
 import random
 from dataclasses import dataclass
+from fractions import Fraction
 from statistics import median
 from typing import Sequence, Tuple
 
@@ -88,6 +89,35 @@ def ratio_of_medians_interval(
     ratios.sort()
     tail = (1.0 - confidence) / 2
     return quantile(ratios, tail), quantile(ratios, 1.0 - tail)
+
+
+def median_interval(samples: Sequence[float], confidence: float = CONFIDENCE) -> Tuple[float, float]:
+    """Distribution-free interval of the median: the order statistics x(k), x(n+1-k), for the
+    largest k whose binomial(n, 1/2) tails leave at least `confidence` between them.
+
+    Below 6 samples no such k exists at 95%: the interval is then (min, max), of lower coverage.
+    """
+    if not samples:
+        raise ValueError("the interval of a median needs samples")
+    ordered = sorted(samples)
+    n = len(ordered)
+    tail = (1 - Fraction(confidence)) / 2 * 2**n  # in units of 2**-n, so that the sums stay exact integers
+    below, term, k = 0, 1, 0  # below: sum of C(n, j) for j < k; term: C(n, k)
+    while k < n // 2 and below + term <= tail:
+        below += term
+        k += 1
+        term = term * (n - k + 1) // k
+    k = max(k, 1)
+    return ordered[k - 1], ordered[n - k]
+
+
+def median_spread(samples: Sequence[float], confidence: float = CONFIDENCE) -> float:
+    """The width of `median_interval` as a fraction of the median (infinite for a zero median with spread)."""
+    low, high = median_interval(samples, confidence)
+    centre = abs(median(samples))
+    if high == low:
+        return 0.0
+    return (high - low) / centre if centre else math.inf
 
 
 def relative_spread(run_values: Sequence[float]) -> float:

@@ -1,4 +1,4 @@
-"""Timers and the sampling loop: warm-up, then a sample count sized from a time budget."""
+"""Timers and the sampling loop: warm-up, then samples until the median is tight or the time budget is spent."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import math
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Protocol
+
+from .adaptive import sample_until_tight
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,7 @@ class SamplingPlan:
     flush_l2: bool = False
 
     def sample_count(self, estimate_s: float) -> int:
-        """As many samples as fit the time budget, within [min_samples, max_samples]."""
+        """As many samples of `estimate_s` as fit the time budget, within [min_samples, max_samples]."""
         fitting = math.floor(self.max_time_s / estimate_s) if estimate_s > 0 else self.max_samples
         return max(self.min_samples, min(self.max_samples, fitting))
 
@@ -123,11 +125,14 @@ def sample(
     plan: SamplingPlan,
     between: Optional[Callable[[], Any]] = None,
     graph_count: Callable[[], int] = lambda: 0,
+    tolerance: Optional[float] = None,
 ) -> Sampled:
-    """Warm `fn` up for `plan.warmup_s` (at least `min_warmup` calls), then time it.
+    """Warm `fn` up for `plan.warmup_s` (at least `min_warmup` calls), then time it: `min_samples`,
+    then more in rounds until the median is tight for `tolerance` (measure.adaptive) or as many
+    as fit the time budget are taken; without a tolerance, as many as fit the budget.
 
     The warm-up keeps compilation, autotuning and allocator growth out of the samples and
-    gives the per-call estimate that sizes the sample count to the time budget. Its calls go
+    gives the per-call estimate that sizes the budget in samples. Its calls go
     to the timer in chunks of 1, 2, 4, ...: a GPU then runs them back to back, as it runs the
     samples, and reaches the clock and power state the samples see (a synchronisation after
     every call would leave it idle between calls, cooler than while sampling).
@@ -142,5 +147,6 @@ def sample(
     estimate = sorted(warmup_times)[len(warmup_times) // 2]
     graphs_before = graph_count()
     block = timer.block_for(estimate) if hasattr(timer, "block_for") else 1
-    samples = timer.time_calls(fn, plan.sample_count(estimate * block), between, block)
+    most = plan.sample_count(estimate * block)
+    samples = sample_until_tight(lambda n: timer.time_calls(fn, n, between, block), plan.min_samples, most, tolerance)
     return Sampled(samples, graph_count() - graphs_before)

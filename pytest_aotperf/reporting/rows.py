@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from ..metrics import Metric
 from ..results import PerfTestId, PerfTestResult, RunReport
 from ..units import format_quantity
-from ..verdict import IMPROVED, NEW, NOISY, REGRESSED, UNCHANGED, Status, Verdict
+from ..verdict import IMPROVED, INFO, NEW, NOISY, REGRESSED, UNCHANGED, Status, Verdict
 
 TABLE_HEADER = ("test", "backend", "metric", "baseline", "current", "change", "verdict")
 DEFAULT_REFERENCE = "eager"
@@ -44,6 +44,7 @@ STATUS_TABLE: Tuple[StatusStyle, ...] = (
     ),
     StatusStyle(NEW, "New", "#6a1b9a", attention=True, upfront=False),
     StatusStyle(UNCHANGED, "Unchanged", "#52606d", attention=False, upfront=False),
+    StatusStyle(INFO, "Information (never judged)", "#52606d", attention=False, upfront=False),
 )
 STYLES: Dict[str, StatusStyle] = {style.status: style for style in STATUS_TABLE}
 NEUTRAL = "#0277bd"
@@ -185,8 +186,9 @@ def status_counts(rows: Sequence[Row]) -> Dict[Status, int]:
 
 
 def headline(rows: Sequence[Row]) -> str:
-    """e.g. "1 regressed, 0 noisy, 2 improved, 0 new, 40 unchanged"."""
-    return ", ".join(f"{count} {status}" for status, count in status_counts(rows).items())
+    """e.g. "1 regressed, 0 noisy, 2 improved, 0 new, 40 unchanged" (informational metrics only when there are some)."""
+    counts = status_counts(rows)
+    return ", ".join(f"{count} {status}" for status, count in counts.items() if count or status != INFO)
 
 
 def all_clear(rows: Sequence[Row]) -> str:
