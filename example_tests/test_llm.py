@@ -11,7 +11,8 @@ BATCH_SIZES = (1, 4)
 
 
 def workload(backend):
-    """(model, prompt_len, output_len, options): two CPU cores, or vLLM's benchmark shape on a GPU.
+    """(model, prompt_len, output_len, options, max_iterations): two CPU cores (10 timed generations), or
+    vLLM's benchmark shape on a GPU (more generations while latency and TPOT are wider than the tolerance).
 
     On a GPU the vLLM engine takes half the card, leaving the rest to the other tests of the session.
     """
@@ -19,16 +20,22 @@ def workload(backend):
     if backend.device.startswith("cuda"):
         if backend.name == "vllm":
             options["gpu_memory_utilization"] = 0.5
-        return "llama-3.2-1b", 32, 128, options
-    return "tiny-llama", 32, 32, options
+        return "llama-3.2-1b", 32, 128, options, 40
+    return "tiny-llama", 32, 32, options, 10
 
 
 @pytest.mark.parametrize("batch_size", BATCH_SIZES)
 def test_generation(batch_size, aot_backend, aot_llm):
-    model, prompt_len, output_len, options = workload(aot_backend)
+    model, prompt_len, output_len, options, max_iterations = workload(aot_backend)
     runner = aot_llm(model, **options)
     generation = runner.generate(
-        batch_size, prompt_len=prompt_len, output_len=output_len, warmup=3, iterations=10, greedy=True
+        batch_size,
+        prompt_len=prompt_len,
+        output_len=output_len,
+        warmup=3,
+        iterations=10,
+        max_iterations=max_iterations,
+        greedy=True,
     )
-    assert len(generation.latency_s) == 10
+    assert 10 <= len(generation.latency_s) <= max_iterations
     assert all(len(tokens) == output_len for tokens in generation.token_ids)

@@ -176,3 +176,23 @@ def test_a_run_reads_the_clock_three_times_start_first_token_end():
     reads = itertools.count()
     generate_greedy(FakeSteps().prefill, FakeSteps().decode, torch.zeros(1, 2), 3, lambda: float(next(reads)), no_sync)
     assert next(reads) == 3
+
+
+class ToleranceRecorder:
+    def __init__(self, tolerance):
+        self.tolerance = tolerance
+
+    def tolerance_for(self, name, kind="timing"):
+        return self.tolerance
+
+
+def test_runners_add_iterations_while_latency_is_wider_than_the_tolerance_allows():
+    from pytest_aotperf.llm.metrics import iterate_until_tight
+
+    steady = iter(range(100))
+    tight = iterate_until_tight(lambda: 1.0 + next(steady) * 1e-6, 10, 40, lambda rs: [rs], ToleranceRecorder(0.1))
+    assert len(tight) == 10
+    noisy = iter([1.0, 2.0, 0.5, 3.0] * 30)
+    wide = iterate_until_tight(lambda: next(noisy), 10, 40, lambda rs: [rs], ToleranceRecorder(0.1))
+    assert len(wide) == 40
+    assert len(iterate_until_tight(lambda: 1.0, 10, 40, lambda rs: [rs], ToleranceRecorder(None))) == 10

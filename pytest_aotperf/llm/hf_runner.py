@@ -8,9 +8,11 @@ from typing import Any, Callable, Dict, List, Mapping
 from .generation import Clock, TimedRun, generate_greedy
 from .hf_engine import HfEngine
 from .metrics import (
+    MAX_ITERATIONS,
     Generation,
     cache_metric,
     check_generate_arguments,
+    iterate_until_tight,
     prompt_token_ids,
     record_generation,
     record_unavailable_graphs,
@@ -49,6 +51,7 @@ class HfLlmRunner:
         *,
         warmup: int = 3,
         iterations: int = 10,
+        max_iterations: int = MAX_ITERATIONS,
         seed: int = 0,
         greedy: bool = True,
     ) -> Generation:
@@ -73,7 +76,7 @@ class HfLlmRunner:
         with torch.no_grad():
             for _ in range(warmup):
                 run()
-            runs = [run() for _ in range(iterations)]
+            runs = iterate_until_tight(run, iterations, max_iterations, _latency_and_tpot, self._recorder)
         generation = generation_of(runs)
         shape = {"batch_size": batch_size, "prompt_len": prompt_len, "output_len": output_len}
         record_generation(self._recorder, generation, shape)
@@ -81,6 +84,10 @@ class HfLlmRunner:
         if graphs:
             self._recorder.config.setdefault("llm", {})["decode_graphs"] = graphs
         return generation
+
+
+def _latency_and_tpot(runs: List[TimedRun]) -> List[List[float]]:
+    return [[run.latency_s for run in runs], [run.tpot_s for run in runs if run.tpot_s is not None]]
 
 
 def generation_of(runs: List[TimedRun]) -> Generation:

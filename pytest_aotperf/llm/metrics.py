@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Tuple
+from typing import Any, Callable, List, Mapping, Sequence, Tuple, TypeVar
 
 BENCH_PROMPT_ID_LIMIT = 10000
 """vLLM's latency benchmark draws prompt ids below 10000; so do we (below the vocabulary if smaller)."""
@@ -21,6 +21,30 @@ class Generation:
     tpot_s: Tuple[float, ...]
     output_tokens_per_s: Tuple[float, ...]
     token_ids: Tuple[Tuple[int, ...], ...] = ()
+
+
+MAX_ITERATIONS = 40
+"""The most timed generations a runner takes while latency and TPOT are still wider than their tolerance allows."""
+T = TypeVar("T")
+
+
+def iterate_until_tight(
+    iterate: Callable[[], T],
+    iterations: int,
+    max_iterations: int,
+    series: Callable[[List[T]], Sequence[Sequence[float]]],
+    recorder: Any,
+) -> List[T]:
+    """`iterations` results of `iterate()`, then more (up to `max_iterations`) until every one of `series`
+    (latency, TPOT) has a median interval narrower than a quarter of the test's latency tolerance."""
+    from ..measure.adaptive import more_iterations_needed
+
+    results = [iterate() for _ in range(iterations)]
+    tolerance = recorder.tolerance_for("latency")
+    cap = max(iterations, max_iterations)
+    while tolerance is not None and (more := more_iterations_needed(series(results), tolerance, cap)):
+        results += [iterate() for _ in range(more)]
+    return results
 
 
 def check_generate_arguments(batch_size: int, prompt_len: int, output_len: int, warmup: int, iterations: int) -> None:

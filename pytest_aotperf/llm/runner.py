@@ -7,9 +7,11 @@ from typing import Any, List, Mapping, Optional, Tuple
 
 from .engine import Engine
 from .metrics import (
+    MAX_ITERATIONS,
     Generation,
     cache_metric,
     check_generate_arguments,
+    iterate_until_tight,
     prompt_token_ids,
     record_generation,
     record_unavailable_graphs,
@@ -45,6 +47,7 @@ class LlmRunner:
         *,
         warmup: int = 3,
         iterations: int = 10,
+        max_iterations: int = MAX_ITERATIONS,
         seed: int = 0,
         greedy: bool = False,
     ) -> Generation:
@@ -72,20 +75,19 @@ class LlmRunner:
         )
         for _ in range(warmup):
             self.llm.generate(prompts, sampling_params=params, use_tqdm=False)
-        latencies: List[float] = []
-        ttfts: List[float] = []
-        tpots: List[float] = []
-        throughputs: List[float] = []
-        for _ in range(iterations):
+
+        def iterate() -> Tuple[float, List[Any]]:
             start = time.perf_counter()
             outputs = self.llm.generate(prompts, sampling_params=params, use_tqdm=False)
-            latency = time.perf_counter() - start
-            latencies.append(latency)
-            throughputs.append(sum(len(o.outputs[0].token_ids) for o in outputs) / latency)
-            for output in outputs:
-                ttft, tpot = request_timings(output.metrics)
-                ttfts.extend([ttft] if ttft is not None else [])
-                tpots.extend([tpot] if tpot is not None else [])
+            return time.perf_counter() - start, outputs
+
+        runs = iterate_until_tight(iterate, iterations, max_iterations, _latency_and_tpot, self._recorder)
+        latencies = [latency for latency, _ in runs]
+        throughputs = [sum(len(o.outputs[0].token_ids) for o in outputs) / latency for latency, outputs in runs]
+        timings = [request_timings(output.metrics) for _, outputs in runs for output in outputs]
+        ttfts = [ttft for ttft, _ in timings if ttft is not None]
+        tpots = [tpot for _, tpot in timings if tpot is not None]
+        outputs = runs[-1][1]
         generation = Generation(
             tuple(latencies),
             tuple(ttfts),
@@ -96,6 +98,11 @@ class LlmRunner:
         shape = {"batch_size": batch_size, "prompt_len": prompt_len, "output_len": output_len}
         record_generation(self._recorder, generation, shape, NO_REQUEST_STATS)
         return generation
+
+
+def _latency_and_tpot(runs: List[Tuple[float, List[Any]]]) -> List[List[float]]:
+    timings = [request_timings(output.metrics) for _, outputs in runs for output in outputs]
+    return [[latency for latency, _ in runs], [tpot for _, tpot in timings if tpot is not None]]
 
 
 def request_timings(stats: Any) -> Tuple[Optional[float], Optional[float]]:
