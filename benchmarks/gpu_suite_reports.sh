@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The example suite on the GPU machine, one pytest process per backend (as the nightly job runs it),
+# each judged against the committed baselines and writing its report: the runs that record
+# baselines (`aotperf refresh --from-reports`) and the checks on machines that did not record them.
+#   PYTHONPATH=. bash benchmarks/gpu_suite_reports.sh BACKEND[,BACKEND...] OUT_DIR TAG
+# Writes OUT_DIR/TAG-reports.tgz holding TAG-BACKEND.json/.md/.log.
+set -uo pipefail
+backends=$1 out=$2 tag=$3
+work=$(mktemp -d)
+python -c "import importlib.metadata as md, sys; sys.exit(not any(e.name == 'aotperf' for e in md.entry_points(group='pytest11')))" \
+    || export PYTEST_PLUGINS=pytest_aotperf.plugin
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.limit --format=csv,noheader
+for backend in ${backends//,/ }; do
+    start=$(date +%s)
+    python -m pytest example_tests --aot-backend="$backend" -p no:cacheprovider -q -rs \
+        --aot-report="$work/$tag-$backend.json" --aot-report-md="$work/$tag-$backend.md" > "$work/$tag-$backend.log" 2>&1
+    echo "$tag $backend: exit $? in $(( $(date +%s) - start )) s"
+    grep -E "^aotperf: [0-9]+ regressed|passed|failed|error" "$work/$tag-$backend.log" | tail -n 3
+done
+mkdir -p "$out"
+tar czf "$out/$tag-reports.tgz" -C "$work" .
