@@ -146,6 +146,19 @@ def test_profiler_events_count_kernels_and_copies_apart_from_annotations():
     assert device_work(events) == KernelProfile(kernels=2, copies=2, kernel_s=pytest.approx(5e-6))
 
 
+def test_profiler_events_of_torch_before_2_12_are_told_apart_by_device_annotation_and_name():
+    cuda, cpu = SimpleNamespace(name="CUDA"), SimpleNamespace(name="CPU")
+
+    def event(name, device, us, annotation=False):
+        elapsed = SimpleNamespace(elapsed_us=lambda: us)
+        return SimpleNamespace(name=name, device_type=device, is_user_annotation=annotation, time_range=elapsed)
+
+    events = [event("sm90_xmma_gemm", cuda, 3.0), event("Memcpy DtoD (Device -> Device)", cuda, 1.0)]
+    events += [event("triton_poi_fused_add_0", cuda, 2.0), event("Memset (Device)", cuda, 1.0)]
+    events += [event("## Call CompiledFxGraph ##", cuda, 50.0, annotation=True), event("cudaLaunchKernel", cpu, 4.0)]
+    assert device_work(events) == KernelProfile(kernels=2, copies=2, kernel_s=pytest.approx(5e-6))
+
+
 def recorder_on(gpu, probe):
     timer = SimpleNamespace(time_calls=lambda fn, count, between=None, block=1: per_call_events(gpu, count))
     plan = SamplingPlan(warmup_s=0, min_samples=10, max_samples=10)

@@ -29,16 +29,30 @@ class KernelProfile:
 
 
 def device_work(events: Iterable[Any]) -> KernelProfile:
-    """The kernels and copies among profiler events, by `activity_type` (durations in `time_range`, in µs)."""
+    """The kernels and copies among profiler events, by their activity (durations in `time_range`, in µs)."""
     kernels = copies = 0
     kernel_us = 0.0
     for event in events:
-        if event.activity_type == KERNEL:
+        activity = activity_of(event)
+        if activity == KERNEL:
             kernels += 1
             kernel_us += event.time_range.elapsed_us()
-        elif event.activity_type in COPIES_AND_FILLS:
+        elif activity in COPIES_AND_FILLS:
             copies += 1
     return KernelProfile(kernels, copies, kernel_us * 1e-6)
+
+
+def activity_of(event: Any) -> str:
+    """The event's activity type: torch >= 2.12 names it; before, its device, annotation flag and name tell."""
+    activity = getattr(event, "activity_type", None)
+    if activity is not None:
+        return str(activity)
+    on_device = getattr(event.device_type, "name", "") == "CUDA"
+    if not on_device or getattr(event, "is_user_annotation", False):
+        return "other"
+    if event.name.startswith("Memcpy"):
+        return "gpu_memcpy"
+    return "gpu_memset" if event.name.startswith("Memset") else KERNEL
 
 
 def profile_call(fn: Callable[[], Any]) -> KernelProfile:
