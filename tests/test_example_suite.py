@@ -55,7 +55,8 @@ def test_llm_generation_on_eager_and_inductor_and_cudagraph_skips(examples):
     verdicts = {test["test"]: test["verdicts"] for test in report["tests"]}
     for backend in ("eager", "inductor"):
         assert verdicts[f"test_generation[{backend}-4]"]["latency"]["baseline"] > 0
-        assert verdicts[f"test_generation[{backend}-4]"]["tpot"]["status"] in ("unchanged", "improved", "regressed")
+        tpot = verdicts[f"test_generation[{backend}-4]"]["tpot"]["status"]
+        assert tpot in ("unchanged", "improved", "regressed", "noisy")
 
 
 @pytest.mark.vllm

@@ -144,7 +144,8 @@ def test_forced_refresh_rewrites(suite):
     assert report["tests"][0]["baseline_changes"]["latency"] == "updated"
 
 
-def test_unchanged_passes(suite):
+def test_unchanged_passes(suite, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # one line per metric, whatever the terminal CI runs in
     run(suite, "--aot-refresh")
     result = run(suite, "--aot-table=all")
     result.assert_outcomes(passed=1)

@@ -51,17 +51,16 @@ def memory_metric(
 
 def per_test(
     name: str, start: Optional[int], peak: Optional[int], reason: Optional[str] = None, **context: object
-) -> Tuple[Metric, Metric]:
+) -> Tuple[Metric, ...]:
     """The test's own peak (`peak` less `start`, judged) and the absolute `peak` (informational).
 
-    Without a start reading the per-test metric is unavailable for `reason`, the absolute one still shown.
+    Without a start reading the per-test metric is unavailable for `reason`, the absolute one still shown;
+    without a peak reading, the per-test one alone says why (the absolute one would repeat it).
     """
-    absolute = (
-        memory_metric(name + ABSOLUTE, float(peak), informational=True, context=context)
-        if peak is not None
-        else memory_metric(name + ABSOLUTE, unavailable=reason or "no reading", informational=True)
-    )
-    if start is None or peak is None:
+    if peak is None:
+        return (memory_metric(name, unavailable=reason or "no reading"),)
+    absolute = memory_metric(name + ABSOLUTE, float(peak), informational=True, context=context)
+    if start is None:
         return memory_metric(name, unavailable=reason or "no reading"), absolute
     own = memory_metric(name, float(max(0, peak - start)), context={**context, "held_at_start": start})
     return own, absolute

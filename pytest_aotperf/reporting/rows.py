@@ -186,9 +186,9 @@ def status_counts(rows: Sequence[Row]) -> Dict[Status, int]:
 
 
 def headline(rows: Sequence[Row]) -> str:
-    """e.g. "1 regressed, 0 noisy, 2 improved, 0 new, 40 unchanged" (informational metrics only when there are some)."""
+    """e.g. "1 regressed, 0 noisy, 2 improved, 0 new, 40 unchanged": the verdicts (informational metrics have none)."""
     counts = status_counts(rows)
-    return ", ".join(f"{count} {status}" for status, count in counts.items() if count or status != INFO)
+    return ", ".join(f"{count} {status}" for status, count in counts.items() if status != INFO)
 
 
 def all_clear(rows: Sequence[Row]) -> str:
