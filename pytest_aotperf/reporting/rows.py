@@ -43,8 +43,8 @@ STATUS_TABLE: Tuple[StatusStyle, ...] = (
         IMPROVED, "Improvements beyond the tolerance (stale baselines)", "#2e7d32", attention=True, upfront=True
     ),
     StatusStyle(NEW, "New", "#6a1b9a", attention=True, upfront=False),
-    StatusStyle(UNCHANGED, "Unchanged", "#52606d", attention=False, upfront=False),
     StatusStyle(INFO, "Information (never judged)", "#52606d", attention=False, upfront=False),
+    StatusStyle(UNCHANGED, "Unchanged", "#52606d", attention=False, upfront=False),
 )
 STYLES: Dict[str, StatusStyle] = {style.status: style for style in STATUS_TABLE}
 NEUTRAL = "#0277bd"
