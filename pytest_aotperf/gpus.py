@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, MutableMapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Mapping, MutableMapping, Optional, Sequence, Tuple
 
 if TYPE_CHECKING:
     from .metrics import Metric
@@ -18,6 +18,8 @@ SHARED_GPU = "shared-gpu"
 """The flag of a timing taken by a worker that shares its GPU with another worker (--aot-share-gpus)."""
 
 VISIBLE_DEVICES = "CUDA_VISIBLE_DEVICES"
+TENSOR_PARALLEL_SIZE = "tensor_parallel_size"
+"""The test configuration's key for the GPUs an LLM engine spans (vLLM's option of that name)."""
 
 
 class GpuAssignmentError(ValueError):
@@ -138,3 +140,12 @@ def flag_shared(metrics: Tuple[Metric, ...], assignment: Assignment) -> Tuple[Me
         else metric
         for metric in metrics
     )
+
+
+def keyed_backend(backend: str, config: Mapping[str, Any]) -> str:
+    """The backend a test's baseline is kept under: `vllm-tp2` for a run with tensor_parallel_size=2.
+
+    A result on two GPUs is then never compared with one on a single GPU; TP 1 keeps the plain name.
+    """
+    size = config.get(TENSOR_PARALLEL_SIZE, 1)
+    return f"{backend}-tp{size}" if isinstance(size, int) and size > 1 else backend

@@ -19,7 +19,7 @@ from .options import add_options, read_settings, share_gpus
 from .reporting.markdown import write_markdown
 from .reporting.terminal import summary_lines
 from .results import PerfTestId, ReportError, load_report, run_values, write_report
-from .session import NO_BACKEND, AotPerfSession, keyed_backend
+from .session import NO_BACKEND, AotPerfSession
 from .stash import COMPILED_KEY, GPU_KEY, RECORDER_KEY, SESSION_KEY, SPEC_KEY, session_of
 
 MEASURING_FIXTURES = ("aot_perf", "aot_compile", "aot_llm")
@@ -125,7 +125,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     gpu = item.config.stash.get(GPU_KEY, gpus.UNCHANGED)
     config.update(gpu.record())
     aot = session_of(item.config)
-    test = PerfTestId.of(item.nodeid, keyed_backend(backend_name(item), config))
+    test = PerfTestId.of(item.nodeid, gpus.keyed_backend(backend_name(item), config))
     result = aot.judge(test, gpus.flag_shared(recorder.finish(), gpu), item.stash[SPEC_KEY], config)
     if xdist.is_worker(item.config):
         result = xdist.send(report, result)

@@ -22,17 +22,6 @@ from .verdict import IMPROVED, NEW, REGRESSED, Verdict, judge, limit_violation
 
 NO_BACKEND = "none"
 """The backend name under which tests that use `aot_perf` without a backend are stored."""
-TENSOR_PARALLEL_SIZE = "tensor_parallel_size"
-"""The test configuration's key for the GPUs an LLM engine spans (vLLM's option of that name)."""
-
-
-def keyed_backend(backend: str, config: Mapping[str, Any]) -> str:
-    """The backend a test's baseline is kept under: `vllm-tp2` for a run with tensor_parallel_size=2.
-
-    A result on two GPUs is then never compared with one on a single GPU; TP 1 keeps the plain name.
-    """
-    size = config.get(TENSOR_PARALLEL_SIZE, 1)
-    return f"{backend}-tp{size}" if isinstance(size, int) and size > 1 else backend
 
 
 class AotPerfSession:

@@ -58,7 +58,7 @@ class VllmBackend(Backend):
 
 def record_parallel_size(config: Dict[str, Any], options: Mapping[str, Any]) -> None:
     """Store a tensor_parallel_size above 1 in the test's configuration: its baseline is kept apart (`vllm-tp2`)."""
-    from ..session import TENSOR_PARALLEL_SIZE
+    from ..gpus import TENSOR_PARALLEL_SIZE
 
     size = int(options.get(TENSOR_PARALLEL_SIZE, 1) or 1)
     if size > 1:
