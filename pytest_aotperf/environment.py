@@ -89,7 +89,29 @@ def collect_environment(root: Path) -> Dict[str, Any]:
         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     environment["driver"] = _driver_version()
+    environment.update(gpu_limits())
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        environment["cuda_visible_devices"] = visible
     return environment
+
+
+def gpu_limits() -> Dict[str, Any]:
+    """The measured GPU's maximum SM clock and enforced power limit, where NVML gives them; else nothing."""
+    from .measure.nvml import nvml_device
+
+    handle = nvml_device().handle
+    if handle is None:
+        return {}
+    import pynvml
+
+    limits: Dict[str, Any] = {}
+    try:
+        limits["gpu_max_sm_clock_mhz"] = pynvml.nvmlDeviceGetMaxClockInfo(handle, pynvml.NVML_CLOCK_SM)
+        limits["gpu_power_limit_w"] = pynvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000
+    except pynvml.NVMLError:
+        pass  # a GPU or driver that does not report them: the environment records what it could read
+    return limits
 
 
 def _driver_version() -> Optional[str]:

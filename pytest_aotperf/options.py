@@ -174,6 +174,12 @@ OPTIONS = (
         False,
         flag=True,
     ),
+    Option(
+        "--aot-share-gpus",
+        "under xdist, let more workers than GPUs share them (their timings are flagged shared-gpu)",
+        False,
+        flag=True,
+    ),
 )
 
 
@@ -215,6 +221,7 @@ class Settings:
     benchmark_json: Optional[Path] = None
     gate_benchmarks: bool = False
     table: str = "attention"
+    share_gpus: bool = False
 
     @property
     def outputs(self) -> Dict[str, Optional[Path]]:
@@ -260,7 +267,13 @@ def read_settings(config: pytest.Config) -> Settings:
         benchmark_json=_path(values["aot_benchmark_json"]),
         gate_benchmarks=bool(values["aot_gate_benchmarks"]),
         table=values["aot_table"],
+        share_gpus=bool(values["aot_share_gpus"]),
     )
+
+
+def share_gpus(config: pytest.Config) -> bool:
+    """--aot-share-gpus, read before the session's settings (a worker picks its GPU in pytest_configure)."""
+    return bool(_value(config, next(option for option in OPTIONS if option.name == "--aot-share-gpus")))
 
 
 def _path(text: Optional[str]) -> Optional[Path]:

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Dict, List, Optional, Sequence
 
 import pytest
 
-from . import xdist
+from . import gpus, xdist
 from .baselines.files import BaselineError, UnsafeNameError, machines_with_baselines
 from .fixtures import aot_backend, aot_compile, aot_device, aot_llm, aot_perf, aot_timer, backend_name  # noqa: F401
 from .history_store import append_run
 from .interop.benchmark_json import write_benchmark_json
 from .interop.gate import aot_benchmark, is_gated, keep_benchmark_stats  # noqa: F401
 from .marks import MARKER_HELP, marker_spec
-from .options import add_options, read_settings
+from .options import add_options, read_settings, share_gpus
 from .reporting.markdown import write_markdown
 from .reporting.terminal import summary_lines
 from .results import PerfTestId, ReportError, load_report, run_values, write_report
 from .session import NO_BACKEND, AotPerfSession
-from .stash import COMPILED_KEY, RECORDER_KEY, SESSION_KEY, SPEC_KEY, session_of
+from .stash import COMPILED_KEY, GPU_KEY, RECORDER_KEY, SESSION_KEY, SPEC_KEY, session_of
 
 MEASURING_FIXTURES = ("aot_perf", "aot_compile", "aot_llm")
 
@@ -30,6 +31,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+    config.stash[GPU_KEY] = _assign_gpu(config)
+
+
+def _assign_gpu(config: pytest.Config) -> gpus.Assignment:
+    """A worker takes its own GPU (CUDA_VISIBLE_DEVICES) before torch starts CUDA; the controller checks first.
+
+    A usage error in a worker reaches the user as an xdist internal error, so the controller, which
+    sees the same devices as its local workers, refuses more workers than GPUs itself.
+    """
+    share = share_gpus(config)
+    try:
+        if xdist.is_worker(config):
+            return gpus.apply_assignment(share, os.environ)
+        workers = xdist.planned_workers(config)
+        if workers:
+            gpus.check_worker_count(workers, gpus.visible_devices(os.environ), share)
+    except gpus.GpuAssignmentError as error:
+        raise pytest.UsageError(f"aotperf: {error}") from None
+    return gpus.UNCHANGED
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -102,9 +122,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             recorder.add(dataclasses.replace(metric, name=metric.name + suffix))
         config[f"compile{suffix}"] = dict(stats.details)
     config.update(recorder.config)
+    gpu = item.config.stash.get(GPU_KEY, gpus.UNCHANGED)
+    config.update(gpu.record())
     aot = session_of(item.config)
-    test = PerfTestId.of(item.nodeid, backend_name(item))
-    result = aot.judge(test, recorder.finish(), item.stash[SPEC_KEY], config)
+    test = PerfTestId.of(item.nodeid, gpus.keyed_backend(backend_name(item), config))
+    result = aot.judge(test, gpus.flag_shared(recorder.finish(), gpu), item.stash[SPEC_KEY], config)
     if xdist.is_worker(item.config):
         result = xdist.send(report, result)
     else:

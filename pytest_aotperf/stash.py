@@ -7,6 +7,7 @@ from typing import List
 import pytest
 
 from .backends import CompiledModel
+from .gpus import Assignment
 from .marks import MarkerSpec
 from .recorder import PerfRecorder
 from .session import AotPerfSession
@@ -15,6 +16,8 @@ SESSION_KEY = pytest.StashKey[AotPerfSession]()
 RECORDER_KEY = pytest.StashKey[PerfRecorder]()
 SPEC_KEY = pytest.StashKey[MarkerSpec]()
 COMPILED_KEY = pytest.StashKey[List[CompiledModel]]()
+GPU_KEY = pytest.StashKey[Assignment]()
+"""The GPU this process was given as an xdist worker (see gpus.py)."""
 
 
 def session_of(config: pytest.Config) -> AotPerfSession:

@@ -32,6 +32,17 @@ def is_controller(config: pytest.Config) -> bool:
     return config.pluginmanager.has_plugin("dsession")
 
 
+def planned_workers(config: pytest.Config) -> int:
+    """The number of workers xdist will start for this run (0 when it distributes nothing).
+
+    xdist turns `-n N` (and `-n auto`) into N `popen` gateways in its pytest_cmdline_main, before
+    pytest_configure.
+    """
+    if config.getoption("collectonly", False) or config.getoption("dist", "no") == "no":
+        return 0
+    return len(config.getoption("tx", None) or ())
+
+
 def check_baseline_files(aot: AotPerfSession) -> None:
     """Stop the run on an unusable baseline file of this machine, naming it.
 

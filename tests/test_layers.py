@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pytest_aotperf"
 LAYERS = (
     ("", "units", "schema", "atomic", "history_store", "measure"),
     ("metrics", "measure.memory"),
-    ("verdict",),
+    ("verdict", "gpus"),
     ("results",),
     ("baselines",),
     ("reporting", "interop.benchmark_json"),

@@ -20,6 +20,7 @@ NAMES = {f"test_{i}[eager]" for i in range(TESTS)}
 @pytest.fixture
 def suite(pytester, monkeypatch):
     monkeypatch.setenv("AOT_FAKE_MS", "1.2")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU to share out: -n 2 on a one-GPU machine too
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_perf=MODULE)
     return pytester

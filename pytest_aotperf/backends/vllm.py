@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Mapping, NoReturn, Optional, Sequence
 
 from .base import Backend, BackendUnsupported
 
@@ -48,8 +48,18 @@ class VllmBackend(Backend):
         engine, built_now = self._engines.get(model, options)
         runner = LlmRunner(engine, recorder, built_now)
         recorder.config["llm"] = runner.effective_config
+        record_parallel_size(recorder.config, options)
         return runner
 
     def close(self) -> None:
         if self._engines is not None:
             self._engines.close()
+
+
+def record_parallel_size(config: Dict[str, Any], options: Mapping[str, Any]) -> None:
+    """Store a tensor_parallel_size above 1 in the test's configuration: its baseline is kept apart (`vllm-tp2`)."""
+    from ..gpus import TENSOR_PARALLEL_SIZE
+
+    size = int(options.get(TENSOR_PARALLEL_SIZE, 1) or 1)
+    if size > 1:
+        config[TENSOR_PARALLEL_SIZE] = size
