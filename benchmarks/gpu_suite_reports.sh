@@ -12,10 +12,10 @@ python -c "import importlib.metadata as md, sys; sys.exit(not any(e.name == 'aot
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.limit --format=csv,noheader
 for backend in ${backends//,/ }; do
     start=$(date +%s)
-    python -m pytest example_tests --aot-backend="$backend" -p no:cacheprovider -q -rs \
+    python -m pytest example_tests --aot-backend="$backend" -p no:cacheprovider -q -rs --durations=4 \
         --aot-report="$work/$tag-$backend.json" --aot-report-md="$work/$tag-$backend.md" > "$work/$tag-$backend.log" 2>&1
     echo "$tag $backend: exit $? in $(( $(date +%s) - start )) s"
-    grep -E "^aotperf: [0-9]+ regressed|passed|failed|error" "$work/$tag-$backend.log" | tail -n 3
+    grep -E "^aotperf: [0-9]+ regressed|passed|failed|error|s (call|setup) " "$work/$tag-$backend.log" | tail -n 8
 done
 mkdir -p "$out"
 tar czf "$out/$tag-reports.tgz" -C "$work" .

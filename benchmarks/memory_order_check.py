@@ -1,8 +1,9 @@
 """Does a test's memory read the same alone as in the whole multi-backend suite? (It should: memory is per test.)
 
 Runs the example suite over every backend in one process (`--aot-backend` order: the later
-backends run after the earlier ones left their models, caches and engines behind), then each model
-test alone in a process of its own, and compares each memory metric of each test with the memory
+backends run after the earlier ones left their models, caches and engines behind), then each test
+alone in a process of its own (an LLM test alone builds the engine it was handed in the suite), and
+compares each memory metric of each test, the engine build's (`build_*`) included, with the memory
 tolerance (5% plus 2 MiB). Prints a table; exits 1 when a test's memory differs.
 
     PYTHONPATH=. python benchmarks/memory_order_check.py --backends vllm,inductor,eager --out memory.json
@@ -25,7 +26,8 @@ TOLERANCE = 0.05
 
 
 SUITE = "example_tests"
-MODELS = "example_tests/test_models.py"
+FILES = {"test_model": "example_tests/test_models.py", "test_generation": "example_tests/test_llm.py"}
+BUILD_PREFIX = "build_"
 
 
 def run_suite(args: argparse.Namespace, backends: str, report: Path, target: str = SUITE) -> dict:
@@ -40,7 +42,11 @@ def run_suite(args: argparse.Namespace, backends: str, report: Path, target: str
 def memory(report: dict) -> dict:
     """{test: {metric: bytes}} of the memory metrics a report holds."""
     return {
-        test["test"]: {name: test["metrics"][name].get("value") for name in MEMORY_METRICS if name in test["metrics"]}
+        test["test"]: {
+            name: test["metrics"][name].get("value")
+            for name in (*MEMORY_METRICS, *(BUILD_PREFIX + name for name in MEMORY_METRICS))
+            if name in test["metrics"]
+        }
         for test in report["tests"]
     }
 
@@ -48,21 +54,21 @@ def memory(report: dict) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="inductor,eager", help="the whole suite's backends, in order")
-    parser.add_argument("--alone", default="", help="backends whose tests also run alone (default: all but vllm)")
+    parser.add_argument("--alone", default="", help="backends whose tests also run alone (default: all)")
     parser.add_argument("--max-time", default="0.2", help="--aot-max-time of every run")
     parser.add_argument("--select", default="", help="only tests whose name holds this run alone (e.g. mlp)")
     parser.add_argument("--load-plugin", action="store_true", help="load the plugin by name (a checkout on PYTHONPATH)")
     parser.add_argument("--out", required=True, metavar="PATH", help="where to write the JSON results")
     args = parser.parse_args()
-    alone_backends = [b for b in (args.alone or args.backends).split(",") if b != "vllm"]
+    alone_backends = (args.alone or args.backends).split(",")
     with tempfile.TemporaryDirectory() as folder:
         whole = memory(run_suite(args, args.backends, Path(folder) / "whole.json"))
         alone = {}
-        models = (t for t in whole if t.startswith("test_model["))
-        chosen = (t for t in models if args.select in t and any(f"[{b}-" in t for b in alone_backends))
+        chosen = (t for t in whole if args.select in t and any(f"[{b}-" in t for b in alone_backends))
         for test in sorted(chosen):
             backend = test.split("[")[1].split("-")[0]
-            report = run_suite(args, backend, Path(folder) / "alone.json", f"{MODELS}::{test}")
+            target = f"{FILES[test.split('[')[0]]}::{test}"
+            report = run_suite(args, backend, Path(folder) / "alone.json", target)
             alone.update({name: values for name, values in memory(report).items() if name == test})
     rows, differing = [], 0
     for test, metrics in alone.items():

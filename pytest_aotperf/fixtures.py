@@ -105,9 +105,11 @@ def aot_llm(aot_backend: Backend, aot_perf: PerfRecorder, request: pytest.Fixtur
         try:
             step = f"{aot_backend.name}: engine for {model} (built, or shared with earlier tests)"
             with progress_step(request.config if aot_backend.runs_llms else None, step):
-                return aot_backend.llm(model, recorder=aot_perf, **{**marker_options, **options})
+                runner = aot_backend.llm(model, recorder=aot_perf, **{**marker_options, **options})
         except BackendUnsupported as reason:
             pytest.skip(str(reason))
+        aot_perf.restart_memory()
+        return runner
 
     return llm
 

@@ -11,6 +11,7 @@ import pytest
 
 from .backends import KNOWN_BACKENDS
 from .baselines.files import UnsafeNameError, check_name
+from .compile_cache import MODES as COMPILE_CACHE_MODES
 from .measure.timing import SamplingPlan
 from .units import QuantityError, parse_percent
 
@@ -35,10 +36,16 @@ def parse_backends(text: str) -> Tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def parse_table(text: str) -> str:
-    if text not in TABLE_CHOICES:
-        raise argparse.ArgumentTypeError(f"{text!r} is not one of: {', '.join(TABLE_CHOICES)}")
-    return text
+def one_of(choices: Tuple[str, ...]) -> Callable[[str], str]:
+    """A parser accepting one of `choices`."""
+
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of: {', '.join(choices)}")
+        return text
+
+    parse.__name__ = "choice"
+    return parse
 
 
 def parse_machine(text: str) -> str:
@@ -165,7 +172,7 @@ OPTIONS = (
         "the end-of-run table: 'attention' (regressed, noisy, improved, new; a count of the rest) "
         "or 'all'; -v implies all",
         "attention",
-        parse_table,
+        one_of(TABLE_CHOICES),
         metavar="attention|all",
     ),
     Option(
@@ -173,6 +180,14 @@ OPTIONS = (
         "judge every test using pytest-benchmark's `benchmark` fixture against baselines",
         False,
         flag=True,
+    ),
+    Option(
+        "--aot-compile-cache",
+        "compile caches (Inductor, Triton, vLLM): 'fresh', an empty folder of this run, so every run compiles "
+        "cold; or 'keep', the folders the environment names",
+        "fresh",
+        one_of(COMPILE_CACHE_MODES),
+        metavar="fresh|keep",
     ),
     Option(
         "--aot-share-gpus",
@@ -222,6 +237,7 @@ class Settings:
     gate_benchmarks: bool = False
     table: str = "attention"
     share_gpus: bool = False
+    compile_cache: str = "fresh"
 
     @property
     def outputs(self) -> Dict[str, Optional[Path]]:
@@ -268,12 +284,18 @@ def read_settings(config: pytest.Config) -> Settings:
         gate_benchmarks=bool(values["aot_gate_benchmarks"]),
         table=values["aot_table"],
         share_gpus=bool(values["aot_share_gpus"]),
+        compile_cache=values["aot_compile_cache"],
     )
 
 
 def share_gpus(config: pytest.Config) -> bool:
     """--aot-share-gpus, read before the session's settings (a worker picks its GPU in pytest_configure)."""
-    return bool(_value(config, next(option for option in OPTIONS if option.name == "--aot-share-gpus")))
+    return bool(early_value(config, "--aot-share-gpus"))
+
+
+def early_value(config: pytest.Config, name: str) -> Any:
+    """An option read in pytest_configure, before the session's settings (--aot-share-gpus, --aot-compile-cache)."""
+    return _value(config, next(option for option in OPTIONS if option.name == name))
 
 
 def _path(text: Optional[str]) -> Optional[Path]:

@@ -10,12 +10,13 @@ import pytest
 
 from . import gpus, xdist
 from .baselines.files import BaselineError, UnsafeNameError, machines_with_baselines
+from .compile_cache import use_fresh_caches
 from .fixtures import aot_backend, aot_compile, aot_device, aot_llm, aot_perf, aot_timer, backend_name  # noqa: F401
 from .history_store import append_run
 from .interop.benchmark_json import write_benchmark_json
 from .interop.gate import aot_benchmark, is_gated, keep_benchmark_stats  # noqa: F401
 from .marks import MARKER_HELP, marker_spec
-from .options import add_options, read_settings, share_gpus
+from .options import add_options, early_value, read_settings, share_gpus
 from .reporting.markdown import write_markdown
 from .reporting.terminal import summary_lines
 from .results import PerfTestId, ReportError, load_report, run_values, write_report
@@ -32,6 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     config.stash[GPU_KEY] = _assign_gpu(config)
+    if early_value(config, "--aot-compile-cache") == "fresh":
+        config.add_cleanup(use_fresh_caches(os.environ))
 
 
 def _assign_gpu(config: pytest.Config) -> gpus.Assignment:

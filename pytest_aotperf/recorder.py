@@ -213,6 +213,16 @@ class PerfRecorder:
             self._memory = None
         return self.metrics
 
+    def restart_memory(self) -> None:
+        """Count the test's memory from now: what it was handed so far (an LLM engine, built now or
+        shared with an earlier test) is the build's, recorded as `build_` metrics."""
+        if self._memory is not None:
+            self._memory.start()
+
+    def add_all(self, metrics: Sequence[Metric]) -> None:
+        for metric in metrics:
+            self.add(metric)
+
     def add(self, metric: Metric) -> Metric:
         """Record a metric made elsewhere (a backend's compile statistics); each name once per test."""
         if metric.name in self._metrics:

@@ -44,7 +44,7 @@ class AotPerfSession:
 
     @functools.cached_property
     def environment(self) -> Mapping[str, Any]:
-        return collect_environment(self.root)
+        return {**collect_environment(self.root), "compile_cache": self.settings.compile_cache}
 
     @functools.cached_property
     def store(self) -> BaselineStore:

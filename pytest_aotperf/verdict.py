@@ -28,6 +28,9 @@ MEMORY_SLACK_BYTES = 2 * 2**20
 """Memory may grow by this much beyond its tolerance before it counts (allocator rounding, page granularity)."""
 
 
+HISTORY_REFERENCE = "history mean"
+
+
 @dataclass(frozen=True)
 class Verdict:
     """One metric judged against its baseline, with the numbers the judgement rests on."""
@@ -47,6 +50,8 @@ class Verdict:
     """Run-to-run spread of the baseline's recorded runs, added to the tolerance."""
     flags: Tuple[str, ...] = ()
     note: str = ""
+    reference: str = ""
+    """What `baseline` is when not the stored baseline: "history mean" for a band learned from run history."""
 
     def describe(self) -> str:
         """e.g. `latency median 2.31 ms vs baseline 1.20 ms (+92.5%, tolerance 10%)`."""
@@ -57,7 +62,7 @@ class Verdict:
             return f"{label} {format_quantity(self.current, self.unit)} (no baseline)"
         change = f"{self.change:+.1%}" if self.change is not None else "n/a"
         current, baseline = format_quantity(self.current, self.unit), format_quantity(self.baseline, self.unit)
-        text = f"{label} {current} vs baseline {baseline} ({change}, {self._allowance()})"
+        text = f"{label} {current} vs {self.reference or 'baseline'} {baseline} ({change}, {self._allowance()})"
         if self.flags:
             text += f" [{', '.join(self.flags)}]"
         return f"{text}; {self.note}" if self.note else text
@@ -101,6 +106,7 @@ class Verdict:
             drift=number(data.get("drift", 0.0), f"{where}.drift"),
             flags=strings(data, "flags", where),
             note=field(data, "note", str, where, ""),
+            reference=field(data, "reference", str, where, ""),
         )
 
 
@@ -174,6 +180,7 @@ def _judge_by_history(current: Metric, value: float, allowance: Allowance) -> Ve
         change=value / reference - 1,
         flags=current.flags,
         note=allowance.describe(),
+        reference=HISTORY_REFERENCE,
     )
 
 

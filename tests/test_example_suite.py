@@ -64,6 +64,9 @@ def test_llm_generation_on_vllms_cpu_engine(examples):
     pytest.importorskip("vllm")
     refreshed, checked, report = refresh_then_check(examples, "test_llm.py", "--aot-backend=vllm")
     refreshed.assert_outcomes(passed=2)
+    measured = {t["test"]: t["metrics"] for t in json.loads((examples.path / "refresh.json").read_text())["tests"]}
+    built, handed = measured["test_generation[vllm-1]"], measured["test_generation[vllm-4]"]
+    assert built["build_host_peak_rss"] == handed["build_host_peak_rss"]  # the engine's, whichever test built it
     stored = json.loads((examples.path / "baselines" / "ci" / "vllm" / "test_llm.json").read_text())
     entry = stored["tests"]["test_generation[vllm-4]"]
     assert entry["config"]["llm"]["llm_kwargs"]["load_format"] == "safetensors"

@@ -55,6 +55,7 @@ def test_eager_records_the_vllm_runners_metrics_and_says_why_others_are_unavaila
     for name in ("latency", "ttft", "tpot", "output_tokens_per_s", "engine_build_s", "model_build_s"):
         assert metrics[name].available and metrics[name].value > 0, name
     assert dict(metrics["latency"].context) == {"batch_size": BATCH, "prompt_len": PROMPT_LEN, "output_len": OUTPUT_LEN}
+    assert metrics["build_host_peak_rss"].value > 0  # the model's weights, recorded for every test handed it
     assert metrics["compile_s"].unavailable == "the eager backend compiles nothing"
     assert "captures no CUDA graphs" in metrics["cudagraph_capture_s"].unavailable
     assert recorder.config["llm"]["dtype"] == "float32" and recorder.config["llm"]["backend"] == "eager"

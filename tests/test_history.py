@@ -208,4 +208,4 @@ def test_with_enough_runs_in_the_history_the_verdict_uses_their_band(pytester, m
     monkeypatch.setenv("AOT_FAKE_MS", "2.0")
     result = pytester.runpytest(*args)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*latency 2.00 ms vs baseline *(+100.0%, tolerance *history band from 3 runs*"])
+    result.stdout.fnmatch_lines(["*latency 2.00 ms vs history mean *(+100.0%, tolerance *history band from 3 runs*"])

@@ -7,7 +7,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pytest_aotperf"
 LAYERS = (
-    ("", "units", "schema", "atomic", "history_store", "measure"),
+    ("", "units", "schema", "atomic", "compile_cache", "history_store", "measure"),
     ("metrics", "measure.memory"),
     ("verdict", "gpus"),
     ("results",),

@@ -8,6 +8,7 @@ import time
 import psutil
 import pytest
 
+from pytest_aotperf.llm.engine import BUILD_PREFIX, EngineCache
 from pytest_aotperf.measure.memory import (
     ABSOLUTE,
     COMPILE_WORKERS,
@@ -134,3 +135,36 @@ def test_the_host_probe_sees_what_a_test_allocates_beyond_what_was_held():
     if metrics[HOST_PEAK_RSS].unavailable:
         pytest.skip(metrics[HOST_PEAK_RSS].unavailable)
     assert 60 * MiB <= metrics[HOST_PEAK_RSS].value < metrics[HOST_PEAK_RSS + ABSOLUTE].value
+
+
+def test_a_restart_takes_what_is_held_then_as_the_start():
+    """The aot_llm fixture restarts the test's memory once the engine is in hand (built or shared)."""
+    nvml = [(100 * MiB, "nvml-process-tree", None), (700 * MiB, "nvml-process-tree", None)]
+    readings = Recorded(nvml=nvml + [(800 * MiB, "nvml-process-tree", None)], host_start=100 * MiB, host_peak=900 * MiB)
+    monitor = MemoryMonitor(False, readings)
+    recorder = PerfRecorder("t", "cpu", CpuTimer(), SamplingPlan(), memory=monitor)
+    monitor.start()
+    readings.host_start = 700 * MiB  # the engine was built
+    recorder.restart_memory()
+    metrics = {m.name: m for m in recorder.finish()}
+    assert metrics[HOST_PEAK_RSS].value == 200 * MiB and metrics[GPU_DEVICE_USED].value == 100 * MiB
+
+
+class Engine:
+    def shutdown(self):
+        pass
+
+
+def test_an_engines_build_memory_is_the_same_for_every_test_that_uses_it():
+    readings = Recorded((0, 0), (2 * 2**30, 3 * 2**30), host_start=100 * MiB, host_peak=600 * MiB)
+    cache = EngineCache(lambda model, options: Engine(), lambda: MemoryMonitor(True, readings))
+    _, built = cache.get("tiny-llama", {})
+    first = {m.name: m for m in cache.build_memory}
+    assert built and set(first) == {BUILD_PREFIX + name for name in MEMORY_METRICS}
+    assert first["build_gpu_peak_allocated"].value == 2 * 2**30 and first["build_host_peak_rss"].value == 500 * MiB
+    assert first["build_gpu_device_used"].unavailable == "NVML not installed"
+    readings.peak_rss = 5 * 2**30  # a later test's peak does not change the build's
+    _, built = cache.get("tiny-llama", {})
+    assert not built and {m.name: m for m in cache.build_memory} == first
+    cache.close()
+    assert cache.build_memory == ()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ..compile_cache import point_caches_at
 from ..reporting.html import write_html
 from ..reporting.markdown import write_markdown
 from ..reporting.rows import headline, render_table, report_rows
@@ -31,8 +32,6 @@ RESERVED_OPTIONS = (
     "--aot-history",
 )
 """pytest options `aotperf ab` sets itself or forbids: an A/B run reads and writes no baselines and no history."""
-CACHE_VARIABLES = {"TORCHINDUCTOR_CACHE_DIR": "inductor", "TRITON_CACHE_DIR": "triton", "VLLM_CACHE_ROOT": "vllm"}
-"""Compile caches, one set per tree (kept over its rounds), so a cold build is never compared with a warm one."""
 LOG_TAIL_LINES = 40
 
 
@@ -165,10 +164,10 @@ def _run_round(
 
 
 def _environment(tree: Tree) -> Mapping[str, str]:
-    """This process's environment, with the tree's own compile caches and the tree first on the import path."""
+    """This process's environment, with the tree's own compile caches (used by a plugin run with
+    --aot-compile-cache=keep) and the tree first on the import path."""
     environment = dict(os.environ)
-    for variable, name in CACHE_VARIABLES.items():
-        environment[variable] = str(tree.scratch / name)
+    point_caches_at(tree.scratch, environment)
     paths = [str(p) for p in (tree.root / "src", tree.root) if p.is_dir()]
     environment["PYTHONPATH"] = os.pathsep.join(paths + [p for p in [os.environ.get("PYTHONPATH", "")] if p])
     return environment

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from ..llm.runner import LlmRunner
     from ..recorder import PerfRecorder
 
+from ..measure.memory import MemoryMonitor
 from ..metrics import Better, Kind, Metric
 
 
@@ -86,6 +87,10 @@ class Backend(ABC):
     def llm(self, model: str, recorder: PerfRecorder, **options: Any) -> LlmRunner:
         """An LLM runner for `model` (the vllm backend, and the module compilers through `HfLlmBackend`)."""
         raise BackendUnsupported(f"aot_llm is not supported by the {self.name!r} backend")
+
+    def monitor(self) -> MemoryMonitor:
+        """A memory monitor for this backend's device (an LLM engine's build is read with one)."""
+        return MemoryMonitor(use_cuda=self.device.startswith("cuda"))
 
     def warm_up(self) -> None:
         """Pay the process's one-time costs before any test measures its memory: libraries and kernels

@@ -26,8 +26,9 @@ class HfLlmBackend(Backend):
         if reason is not None:
             raise BackendUnsupported(reason)
         if self._engines is None:
-            self._engines = EngineCache(functools.partial(build_hf_engine, self.name, device=self.device))
+            self._engines = EngineCache(functools.partial(build_hf_engine, self.name, device=self.device), self.monitor)
         engine, built_now = self._engines.get(model, options)
+        recorder.add_all(self._engines.build_memory)
         runner = HfLlmRunner(engine, recorder, built_now)
         recorder.config["llm"] = dict(runner.effective_config)
         return runner

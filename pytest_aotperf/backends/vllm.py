@@ -44,8 +44,9 @@ class VllmBackend(Backend):
         from ..llm import EngineCache, LlmRunner, build_engine
 
         if self._engines is None:
-            self._engines = EngineCache(functools.partial(build_engine, device=self.device))
+            self._engines = EngineCache(functools.partial(build_engine, device=self.device), self.monitor)
         engine, built_now = self._engines.get(model, options)
+        recorder.add_all(self._engines.build_memory)
         runner = LlmRunner(engine, recorder, built_now)
         recorder.config["llm"] = runner.effective_config
         record_parallel_size(recorder.config, options)

@@ -173,6 +173,8 @@ class MemoryMonitor:
         self._nvml_reason: Optional[str] = None
 
     def start(self) -> None:
+        """Take what is held now as the start (again, when called again); the peaks count from here."""
+        self._nvml_peak = None
         readings = self._readings
         if self._use_cuda:
             self._torch_start = readings.reset_torch()
