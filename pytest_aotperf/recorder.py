@@ -13,10 +13,15 @@ from .measure.kernels import NO_CUDA_REASON
 from .measure.memory import MemoryMonitor, absolute_of
 from .measure.timing import L2Flusher, SamplingPlan, Timer, sample
 from .metrics import Better, Kind, Metric
+from .units import format_quantity
 
 RECOMPILED = "recompiled"
 HOST_OUTRAN = "host-outran-sleep"
 """Flags a device time some of whose blocks the host was still issuing when the GPU's sleep ended."""
+DEVICE_ABOVE_LATENCY = (
+    "device time per call ({device}) above what a caller waits ({waited}): a device-bound call whose host "
+    "overhead is within the noise"
+)
 NO_DEVICE_TIME = "no CUDA device: device time is timed by CUDA events on calls queued behind a sleep kernel"
 
 ToleranceLookup = Callable[[str, Kind], Optional[float]]
@@ -161,7 +166,11 @@ class PerfRecorder:
         )
         self.record(kernels, device.profile.kernels, unit="count", kind="count", copies=device.profile.copies)
         assert device_time.value is not None
-        self.add(host_overhead(overhead, value=latency.value - device_time.value))
+        if device_time.value > latency.value:
+            waited, device_s = (format_quantity(v, "s") for v in (latency.value, device_time.value))
+            self.add(host_overhead(overhead, unavailable=DEVICE_ABOVE_LATENCY.format(device=device_s, waited=waited)))
+        else:
+            self.add(host_overhead(overhead, value=latency.value - device_time.value))
 
     def record(
         self, name: str, value: float, unit: str = "", better: Better = "lower", kind: Kind = "value", **context: Any

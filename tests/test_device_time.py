@@ -94,6 +94,17 @@ def test_a_block_issued_slower_than_its_sleep_is_taken_again_with_a_longer_sleep
     assert (timer.retaken, timer.outran, gpu.calls) == (1, 0, 200)
 
 
+def test_a_sleep_shortened_by_the_gpus_clock_ramping_up_is_timed_and_the_block_taken_again():
+    """Calibrated at an idle clock (345 MHz), run at the boost clock (1980 MHz): the sleep in cycles is 5.7
+    times shorter than meant. Held against the sleep's own event pair, the block is taken again."""
+    gpu = FakeGpu(hz=345e6)
+    timer = DeviceTimer(gpu, host_clock=gpu.clock)
+    timer.cycles_per_s()
+    gpu.hz = 1980e6  # 1000 calls take 30 ms to issue: less than the 50 ms meant, more than the 8.7 ms slept
+    assert timer.time_calls(gpu.call, 3, block=1000) == pytest.approx([DEVICE_S] * 3)
+    assert timer.retaken == 1 and timer.outran == 0 and timer.cycles_per_s() == pytest.approx(1980e6)
+
+
 def slowing_host():
     """Host clock readings around blocks whose issue takes 1 s, then 4 s, 16 s, ...: more than any sleep."""
     now, step = 0.0, 1.0
@@ -178,6 +189,19 @@ def test_measure_records_device_time_kernels_and_host_overhead_beside_latency():
     overhead = metrics["host_overhead"]
     assert overhead.value == pytest.approx(HOST_S - DEVICE_S) and overhead.informational
     assert judge(overhead, overhead.stored(), 0.1).status == INFO
+
+
+def test_a_device_time_above_the_latency_leaves_host_overhead_unavailable_with_the_reason():
+    gpu = FakeGpu(host_s=10e-6, device_s=17e-6)  # device-bound: events around each call time the device too
+    probe = DeviceProbe(DeviceTimer(gpu, host_clock=gpu.clock), lambda fn: KernelProfile(4, 0, 0.0))
+    recorder = recorder_on(gpu, probe)
+    recorder.measure(gpu.call)
+    metrics = {m.name: m for m in recorder.metrics}
+    assert metrics["gpu_time"].value > metrics["latency"].value  # the per-call events time the sleep's tail too
+    assert metrics["host_overhead"].unavailable == (
+        "device time per call (17.0 µs) above what a caller waits (17.0 µs): a device-bound call whose host "
+        "overhead is within the noise"
+    )
 
 
 def test_a_device_time_the_host_outran_is_flagged():

@@ -20,6 +20,8 @@ class HfLlmBackend(Backend):
         """A runner on the model for `model` with `options` (built now, or shared with an earlier test)."""
         from ..llm.engine import EngineCache
         from ..llm.hf_engine import build_hf_engine
+        from ..llm.hf_model import load_model_class
+        from ..llm.specs import resolve_model
         from ..llm.hf_runner import HfLlmRunner
 
         reason = self.unavailable_reason()
@@ -27,6 +29,7 @@ class HfLlmBackend(Backend):
             raise BackendUnsupported(reason)
         if self._engines is None:
             self._engines = EngineCache(functools.partial(build_hf_engine, self.name, device=self.device), self.monitor)
+        load_model_class(resolve_model(model))
         engine, built_now = self._engines.get(model, options)
         recorder.add_all(self._engines.build_memory)
         runner = HfLlmRunner(engine, recorder, built_now)

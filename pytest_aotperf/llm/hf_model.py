@@ -33,6 +33,14 @@ def resolve_dtype(spec: ModelSpec, device: str, requested: Optional[str]) -> str
     return configured if configured in DTYPES else CPU_DTYPE
 
 
+def load_model_class(spec: ModelSpec) -> Any:
+    """Import the spec's `transformers` model class: a one-time cost of the process (hundreds of MiB of
+    modules), paid before a build is measured so that the build's memory is the model's."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    return AutoModelForCausalLM._model_mapping[type(AutoConfig.from_pretrained(spec.path))]
+
+
 def build_model(spec: ModelSpec, dtype: str, device: str, seed: int = WEIGHTS_SEED) -> Any:
     """The spec's `transformers` causal LM in `dtype` on `device`, its weights drawn from `seed` there.
 

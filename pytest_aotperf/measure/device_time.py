@@ -6,7 +6,8 @@ calls queued behind `torch.cuda._sleep`, with one event pair after the sleep: on
 GPU runs the whole block back to back, so the pair times the device alone. A block holds at most
 LAUNCH_QUEUE_OPERATIONS device operations (kernels, copies: counted by the profiler), so that the
 host never waits for room in the launch queue while the GPU sleeps; the sleep lasts SLEEP_MARGIN
-times the longest host issue time seen, and a block whose issue outlasted its sleep is taken again.
+times the longest host issue time seen, and a block whose issue outlasted the sleep (as timed by an
+event pair around it, since its length in cycles varies with the GPU's clock) is taken again.
 """
 
 from __future__ import annotations
@@ -112,12 +113,13 @@ class DeviceTimer:
         return [self._time_block(fn, between, block) for _ in range(count)]
 
     def _time_block(self, fn: Callable[[], Any], between: Optional[Callable[[], Any]], block: int) -> float:
-        cuda, rate = self._cuda, self.cycles_per_s()
+        cuda = self._cuda
         for attempt in range(ATTEMPTS):
             if between is not None:
                 between()
-            sleep_s = self.sleep_s(block)
-            cuda.sleep(int(sleep_s * rate))
+            cycles = int(self.sleep_s(block) * self.cycles_per_s())
+            asleep = cuda.record()
+            cuda.sleep(cycles)
             start = cuda.record()
             issue_start = self._clock()
             for _ in range(block):
@@ -125,8 +127,13 @@ class DeviceTimer:
             end = cuda.record()
             issued = self._clock() - issue_start
             cuda.synchronize()
+            slept = cuda.elapsed_s(asleep, start)
+            if slept > 0:
+                # The sleep counts SM cycles: as the GPU's clock ramps up or down its length changes.
+                # What it took is the rate for the next one, and what the issue time is held against.
+                self._cycles_per_s = cycles / slept
             self._issue_s = max(self._issue_s or 0.0, issued / block)
-            if issued < sleep_s:
+            if issued < slept:
                 break
             if attempt < ATTEMPTS - 1:
                 self.retaken += 1
