@@ -4,7 +4,7 @@ Runs the example suite over every backend in one process (`--aot-backend` order:
 backends run after the earlier ones left their models, caches and engines behind), then each test
 alone in a process of its own (an LLM test alone builds the engine it was handed in the suite), and
 compares each memory metric of each test, the engine build's (`build_*`) included, with the memory
-tolerance (5% plus 2 MiB). Prints a table; exits 1 when a test's memory differs.
+tolerance (5% plus MEMORY_SLACK_BYTES). Prints a table; exits 1 when a test's memory differs.
 
     PYTHONPATH=. python benchmarks/memory_order_check.py --backends vllm,inductor,eager --out memory.json
 """
@@ -19,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from pytest_aotperf.llm.engine import BUILD_PREFIX
 from pytest_aotperf.measure.memory import MEMORY_METRICS
 from pytest_aotperf.verdict import MEMORY_SLACK_BYTES
 
@@ -27,7 +28,7 @@ TOLERANCE = 0.05
 
 SUITE = "example_tests"
 FILES = {"test_model": "example_tests/test_models.py", "test_generation": "example_tests/test_llm.py"}
-BUILD_PREFIX = "build_"
+
 
 
 def run_suite(args: argparse.Namespace, backends: str, report: Path, target: str = SUITE) -> dict:
@@ -80,7 +81,7 @@ def main() -> int:
             differing += not same
             rows.append({"test": test, "metric": name, "alone": value, "whole_suite": other, "same": same})
             print(f"{test:32} {name:20} alone {value / 2**20:9.1f} MiB  suite {other / 2**20:9.1f} MiB  {same}")
-    print(f"{len(rows)} comparisons, {differing} beyond 5% + 2 MiB")
+    print(f"{len(rows)} comparisons, {differing} beyond 5% + {MEMORY_SLACK_BYTES // 2**20} MiB")
     Path(args.out).write_text(json.dumps({"backends": args.backends, "rows": rows}, indent=1) + "\n")
     return 1 if differing else 0
 

@@ -24,8 +24,10 @@ INFO: Status = "info"
 """An informational metric (`Metric.informational`): shown with its change, never judged."""
 UNAVAILABLE: Status = "unavailable"
 STATUSES: Tuple[Status, ...] = (REGRESSED, IMPROVED, UNCHANGED, NOISY, NEW, INFO, UNAVAILABLE)
-MEMORY_SLACK_BYTES = 2 * 2**20
-"""Memory may grow by this much beyond its tolerance before it counts (allocator rounding, page granularity)."""
+MEMORY_SLACK_BYTES = 8 * 2**20
+"""Memory may grow by this much beyond its tolerance before it counts: a test's own host peak RSS moved by
+up to 4.1 MiB between identical runs on two H200 machines (profiler and allocator buffers), and torch's GPU
+allocator rounds to 2 MiB blocks."""
 
 
 HISTORY_REFERENCE = "history mean"
