@@ -30,7 +30,6 @@ SUITE = "example_tests"
 FILES = {"test_model": "example_tests/test_models.py", "test_generation": "example_tests/test_llm.py"}
 
 
-
 def run_suite(args: argparse.Namespace, backends: str, report: Path, target: str = SUITE) -> dict:
     """The report of one pytest process over `target` (the example suite, or one test)."""
     env = {**os.environ, "PYTEST_PLUGINS": "pytest_aotperf.plugin"} if args.load_plugin else dict(os.environ)

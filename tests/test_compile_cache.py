@@ -14,9 +14,7 @@ import json, os
 def test_caches(aot_backend, aot_perf):
     print("CACHES=" + json.dumps({v: os.environ.get(v) for v in %r}))
     aot_perf.record("value", 1.0)
-""" % (
-    sorted(CACHE_VARIABLES),
-)
+""" % (sorted(CACHE_VARIABLES),)
 
 
 def caches_seen(result):

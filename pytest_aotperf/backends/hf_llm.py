@@ -21,8 +21,8 @@ class HfLlmBackend(Backend):
         from ..llm.engine import EngineCache
         from ..llm.hf_engine import build_hf_engine
         from ..llm.hf_model import load_model_class
-        from ..llm.specs import resolve_model
         from ..llm.hf_runner import HfLlmRunner
+        from ..llm.specs import resolve_model
 
         reason = self.unavailable_reason()
         if reason is not None:

@@ -18,7 +18,6 @@ from .logtap import ChildOutputTap
 from .options import EngineOptions, OptionError, engine_options, installed_release
 from .specs import ModelSpec, resolve_model
 
-
 BUILD_PREFIX = "build_"
 
 

@@ -91,6 +91,11 @@ def cache_metric(stem: str, cache: str) -> str:
     return f"{stem}_{cache}_s" if cache != "none" else f"{stem}_s"
 
 
+def without_cache_state(name: str) -> str:
+    """`engine_build_cold_s` -> `engine_build_s`: `cache_metric`'s name whatever the compile cache was."""
+    return name.replace("_cold_s", "_s").replace("_warm_s", "_s")
+
+
 def record_unavailable_graphs(recorder: Any, reason: str) -> None:
     recorder.record_unavailable("cudagraph_capture_s", reason, unit="s", kind="duration")
     recorder.record_unavailable("cudagraph_memory", reason, unit="B", kind="memory")
