@@ -1,8 +1,8 @@
 """Markdown tables of checks against committed baselines: what each machine's reports judged, per metric.
 
 Each argument is LABEL=REPORT[,REPORT...] (the JSON reports of one machine, one per backend, as
-`benchmarks/gpu_suite_reports.sh` writes them). Prints, per machine, its start time (the first
-report's), the count of verdicts per metric group and status, and every verdict that is not
+`benchmarks/gpu_suite_reports.sh` writes them). Prints, per machine, the time of its first
+report, the count of verdicts per metric group and status, and every verdict that is not
 `unchanged`, `info` or `unavailable`; then `gpu_time`'s change per test on every machine.
 Groups: `gpu_time`, exact counts, memory, one-shot durations, and the host-bound rest (latency,
 TTFT, TPOT and the rates derived from them).
