@@ -9,6 +9,9 @@ read once per decode step. Greedy tokens are compared with eager's (first step w
 Prints a table and writes llm_backends.json to --out (default $OUT, else the current folder).
 
 GPU (H100): python benchmarks/llm_backends.py
+In parts (a device call's time limit): --backends eager,inductor,cudagraph, then
+            --backends vllm --runs-from llm_backends.json (keeps the first part's runs).
+Tables again from a saved run: --backends "" --runs-from FILE, with that run's arguments.
 CPU smoke:  python benchmarks/llm_backends.py --model tiny-llama --batch-sizes 1,4 --output-len 16 \\
             --warmup 1 --iterations 3 --backends eager,inductor,vllm
 """
@@ -60,6 +63,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         "--bandwidth-gbs", type=float, default=H100_SXM_BANDWIDTH_GBS, help="for the floor (default %(default)s)"
     )
     parser.add_argument("--out", default=os.environ.get("OUT", "."), help="folder for the JSON (default $OUT or .)")
+    parser.add_argument(
+        "--runs-from", type=Path, help="an earlier llm_backends.json whose runs of other backends are kept"
+    )
     parser.add_argument("--child", choices=("cold", "warm"), help=argparse.SUPPRESS)
     parser.add_argument("--child-backend", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
@@ -143,7 +149,7 @@ def run_child(args: argparse.Namespace) -> None:
 def child(args: argparse.Namespace, backend: str, build: str, caches: Path) -> Dict[str, Any]:
     """Run one build of `backend` in a process of its own, with the compile caches under `caches`."""
     out = caches / f"{backend}-{build}.json"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     point_caches_at(caches, env)
     command = [sys.executable, __file__, *sys.argv[1:], "--child", build, "--child-backend", backend]
     subprocess.run([*command, "--child-out", str(out)], env=env, check=True)
@@ -190,13 +196,21 @@ def ratio(numerator: Any, denominator: Any) -> Optional[float]:
     return top / bottom if top is not None and bottom else None
 
 
-def claim_row(claim: str, measured: str, value: Optional[float], confirmed: Callable[[float], bool]) -> Dict[str, Any]:
-    """One claim: what was compared, the ratio, and confirmed or refuted (not comparable without a ratio)."""
-    verdict = "not comparable" if value is None else "confirmed" if confirmed(value) else "refuted"
+def claim_row(
+    claim: str, measured: str, value: Optional[float], confirmed: Callable[[float], bool], why_not: str = ""
+) -> Dict[str, Any]:
+    """One claim: what was compared, the ratio, and confirmed or refuted (not comparable without a ratio,
+    or where `why_not` says the runs did not measure what the claim is about)."""
+    if value is None or why_not:
+        verdict = "not comparable" + (f": {why_not}" if why_not else "")
+    else:
+        verdict = "confirmed" if confirmed(value) else "refuted"
     return {"claim": claim, "measured": measured, "ratio": value, "verdict": verdict}
 
 
 ONCE, PER_BATCH = "once", "per batch size"
+CACHE_TIMED = {"engine_build_s", "compile_s", "cudagraph_capture_s"}
+"""Times a warm-start claim is about: only comparable where each backend's compile cache served its build."""
 CLAIMS = (
     # claim, what is compared, numerator and denominator backends, build, summed keys, confirmed when, rows
     ("17% less memory (CUDA graphs)", "CUDA-graph memory (vLLM's log; our graph pool's growth): vllm / cudagraph",
@@ -231,12 +245,27 @@ def claims(runs: Dict[str, Any], batch_sizes: List[int]) -> List[Dict[str, Any]]
         parts = [number(entry.get(key)) for key in keys]
         return None if None in parts else sum(p for p in parts if p is not None)
 
+    def missed_cache(backends: Tuple[str, ...], build: str, size: int, keys: Tuple[str, ...]) -> str:
+        """Why a warm build's times say nothing about a warm start: a backend whose cache did not serve it."""
+        if build != "warm" or not set(keys) & CACHE_TIMED:
+            return ""
+        states = {
+            b: runs.get(b, {}).get(build, {}).get("batches", {}).get(str(size), {}).get("compile_cache")
+            for b in backends
+        }
+        missed = [
+            f"{b}'s warm build missed its compile cache ({state})"
+            for b, state in states.items()
+            if state not in (None, "warm")
+        ]
+        return "; ".join(missed)
+
     rows = [claim_row(*TOTAL_MEMORY, None, lambda r: False)]
-    for claim, measured, (top, bottom), build, keys, confirmed, scope in CLAIMS:
+    for claim, measured, backends, build, keys, confirmed, scope in CLAIMS:
         for size in batch_sizes if scope == PER_BATCH else batch_sizes[:1]:
             name = f"{claim} (batch {size})" if scope == PER_BATCH else claim
-            found = ratio(value(top, build, size, keys), value(bottom, build, size, keys))
-            rows.append(claim_row(name, measured, found, confirmed))
+            found = ratio(value(backends[0], build, size, keys), value(backends[1], build, size, keys))
+            rows.append(claim_row(name, measured, found, confirmed, missed_cache(backends, build, size, keys)))
     return rows
 
 
@@ -248,18 +277,40 @@ def fmt(value: Any, scale: float = 1.0, unit: str = "", digits: int = 3) -> str:
     return f"{value * scale:.{digits}g}{unit}"
 
 
+COMPARED_ARGS = ("model", "batch_sizes", "prompt_len", "output_len", "dtype", "warmup", "iterations")
+"""Arguments that earlier runs (--runs-from) must share with this one to be compared with it."""
+
+
+def earlier_runs(args: argparse.Namespace) -> Dict[str, Any]:
+    """The runs of other backends kept from --runs-from; an error names the file and the argument that differs."""
+    if args.runs_from is None:
+        return {}
+    earlier = json.loads(args.runs_from.read_text())
+    for name in COMPARED_ARGS:
+        if earlier["args"].get(name) != getattr(args, name):
+            sys.exit(
+                f"{args.runs_from}: --{name.replace('_', '-')} was {earlier['args'].get(name)!r}, "
+                f"this run has {getattr(args, name)!r}; runs are compared like for like only"
+            )
+    return {name: run for name, run in earlier["runs"].items() if name not in args.backends}
+
+
 def main() -> None:
     args = parse_args()
     if args.child:
         run_child(args)
         return
-    results: Dict[str, Any] = {"args": {k: v for k, v in vars(args).items() if not k.startswith("child")}, "runs": {}}
+    arguments = {k: v for k, v in vars(args).items() if not k.startswith("child") and k != "runs_from"}
+    results: Dict[str, Any] = {"args": arguments, "runs": earlier_runs(args)}
+    out = Path(args.out) / "llm_backends.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="aotperf-llm-bench-") as tmp:
         for backend in args.backends:
             caches = Path(tmp) / backend
             caches.mkdir()
             builds = ("cold", "warm") if backend in COMPILING else ("warm",)
             results["runs"][backend] = {build: child(args, backend, build, caches) for build in builds}
+            out.write_text(json.dumps(results, indent=2, default=repr) + "\n")  # a later backend's failure keeps it
     device = next(iter(results["runs"].values()))["warm"]["device"]
     dtype = resolve_dtype(resolve_model(args.model), device, args.dtype)
     results["dtype"] = dtype
@@ -298,8 +349,6 @@ def main() -> None:
     print("\n| claim | measured | ratio | verdict |\n|---|---|---|---|")
     for row in results["claims"]:
         print(f"| {row['claim']} | {row['measured']} | {fmt(row['ratio'])} | {row['verdict']} |")
-    out = Path(args.out) / "llm_backends.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=repr) + "\n")
     print(f"wrote {out}")
 

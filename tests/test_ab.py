@@ -93,6 +93,10 @@ def test_aotperf_ab_runs_both_commits_alternately_and_fails_on_the_regression(re
     assert report["comparison"]["head"]["commit"] == head and report["comparison"]["rounds"] == 2
     (test,) = report["tests"]
     assert test["verdicts"]["score"]["status"] == REGRESSED and test["verdicts"]["score"]["baseline"] == 1e-3
+    rounds_of_score = report["comparison"]["round_values"][test["nodeid"]]["score"]
+    assert rounds_of_score["base"] == pytest.approx([1e-3, 1e-3]) and rounds_of_score["head"] == pytest.approx(
+        [2e-3] * 2
+    )
     assert test["verdicts"]["steady"]["status"] == UNCHANGED
     assert "score 2.00 ms vs baseline 1.00 ms (+100.0%" in test["failures"][0]
     assert f"head {head[:12]} against base {base[:12]}" in out_md.read_text()

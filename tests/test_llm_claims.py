@@ -1,6 +1,7 @@
 """The users' claims, answered from a run of benchmarks/llm_backends.py (recorded numbers, no GPU)."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,17 @@ def llm_backends():
     return module
 
 
-def run(latency_s=None, output_tokens_per_s=None, engine_build_s=None, compile_s=None, capture_s=None, graphs=None):
+def run(
+    latency_s=None,
+    output_tokens_per_s=None,
+    engine_build_s=None,
+    compile_s=None,
+    capture_s=None,
+    graphs=None,
+    cache=None,
+):
     batch = dict(latency_s=latency_s, output_tokens_per_s=output_tokens_per_s, engine_build_s=engine_build_s)
-    batch.update(compile_s=compile_s, cudagraph_capture_s=capture_s, cudagraph_memory=graphs)
+    batch.update(compile_s=compile_s, cudagraph_capture_s=capture_s, cudagraph_memory=graphs, compile_cache=cache)
     return {"batches": {"1": batch}}
 
 
@@ -47,3 +56,23 @@ def test_a_claim_without_both_numbers_is_not_comparable(llm_backends):
     assert graphs["ratio"] is None and graphs["verdict"] == "not comparable"
     assert rows["17% less memory"]["verdict"] == "not comparable"
     assert rows["21-28% more tokens/s (batch 16)"]["verdict"] == "not comparable"
+
+
+def test_a_warm_start_claim_is_not_judged_when_a_warm_build_missed_its_cache(llm_backends):
+    runs = dict(RUNS, vllm={"warm": run(0.257, 498.0, 37.9, 11.0, 4.0, 461.0, cache="cold")})
+    rows = {row["claim"]: row for row in llm_backends.claims(runs, [1])}
+    start = rows["62% faster start from a compile cache"]
+    assert start["ratio"] == pytest.approx(37.9 / 14.6)
+    assert start["verdict"] == "not comparable: vllm's warm build missed its compile cache (cold)"
+    assert rows["21-28% more tokens/s (batch 1)"]["verdict"] == "refuted", "throughput does not depend on the cache"
+
+
+def test_runs_kept_from_an_earlier_part_must_share_the_compared_arguments(llm_backends, tmp_path):
+    earlier = tmp_path / "llm_backends.json"
+    args = llm_backends.parse_args(["--backends", "eager,inductor"])
+    arguments = {name: getattr(args, name) for name in llm_backends.COMPARED_ARGS}
+    earlier.write_text(json.dumps({"args": arguments, "runs": {"eager": {"warm": {}}, "inductor": {"warm": {}}}}))
+    kept = llm_backends.earlier_runs(llm_backends.parse_args(["--backends", "inductor", "--runs-from", str(earlier)]))
+    assert list(kept) == ["eager"], "the backends this run measures again are not kept"
+    with pytest.raises(SystemExit, match=r"llm_backends.json: --output-len was 128, this run has 16"):
+        llm_backends.earlier_runs(llm_backends.parse_args(["--output-len", "16", "--runs-from", str(earlier)]))

@@ -1,15 +1,17 @@
 """The greedy loop, the static cache, the metrics and the build-time split, on fake steps and an injected clock."""
 
 import itertools
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 
+from pytest_aotperf.llm import hf_model
 from pytest_aotperf.llm.buildlog import GraphCapture
 from pytest_aotperf.llm.generation import generate_greedy, position_tables
 from pytest_aotperf.llm.hf_engine import hf_options
-from pytest_aotperf.llm.hf_model import resolve_dtype
+from pytest_aotperf.llm.hf_model import resolve_dtype, seeded_folder
 from pytest_aotperf.llm.hf_runner import generation_of, record_build
 from pytest_aotperf.llm.metrics import record_generation
 from pytest_aotperf.llm.programs import BuildCost, cache_length, cache_state, capture_size
@@ -196,3 +198,31 @@ def test_runners_add_iterations_while_latency_is_wider_than_the_tolerance_allows
     wide = iterate_until_tight(lambda: next(noisy), 10, 40, lambda rs: [rs], ToleranceRecorder(0.1))
     assert len(wide) == 40
     assert len(iterate_until_tight(lambda: 1.0, 10, 40, lambda rs: [rs], ToleranceRecorder(None))) == 10
+
+
+def test_seeded_weights_are_saved_once_in_a_folder_named_by_what_makes_them(tmp_path, monkeypatch):
+    saved = []
+
+    def save(spec, folder, dtype, device, seed):
+        saved.append(folder)
+        (Path(folder) / "model.safetensors").write_text("weights")
+
+    monkeypatch.setattr(hf_model, "save_seeded", save)
+    spec = resolve_model("tiny-llama")
+    first = seeded_folder(spec, "float32", "cuda:0", tmp_path)
+    assert seeded_folder(spec, "float32", "cuda:1", tmp_path) == first, "one path across processes and devices"
+    assert len(saved) == 1 and (Path(first) / "model.safetensors").is_file()
+    assert seeded_folder(spec, "bfloat16", "cuda", tmp_path) != first
+    assert seeded_folder(spec, "float32", "cpu", tmp_path) != first
+    assert sorted(p.name for p in (tmp_path / "aotperf-seeded").iterdir() if ".partial-" in p.name) == []
+
+
+def test_a_failed_save_leaves_no_seeded_folder_behind(tmp_path, monkeypatch):
+    def save(spec, folder, dtype, device, seed):
+        (Path(folder) / "half-written").write_text("x")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(hf_model, "save_seeded", save)
+    with pytest.raises(OSError, match="disk full"):
+        seeded_folder(resolve_model("tiny-llama"), "float32", "cpu", tmp_path)
+    assert list((tmp_path / "aotperf-seeded").iterdir()) == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from statistics import median
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from ..metrics import Metric
 from ..results import PerfTestResult, RunReport
@@ -66,6 +66,9 @@ def ab_report(base: Side, head: Side, ref: str) -> RunReport:
             "base": {"ref": ref, "commit": base.commit},
             "head": {"commit": head.commit},
             "rounds": rounds,
+            "round_values": {
+                nodeid: _round_values(nodeid, base.reports, head.reports) for nodeid in _nodeids(head.reports)
+            },
             "only_in_base": missing,
             "description": (
                 f"A/B comparison on one machine: head {head.commit[:12]} against base {base.commit[:12]} ({ref}), "
@@ -82,6 +85,20 @@ def _nodeids(reports: Sequence[RunReport]) -> List[str]:
 
 def _rounds_of(reports: Sequence[RunReport], nodeid: str) -> List[PerfTestResult]:
     return [test for report in reports for test in report.tests if test.test.nodeid == nodeid]
+
+
+def _round_values(
+    nodeid: str, base_reports: Sequence[RunReport], head_reports: Sequence[RunReport]
+) -> Dict[str, Dict[str, List[Optional[float]]]]:
+    """Each measured metric's value per round and tree: whether a tree's rounds agree with each other
+    (process-to-process noise) or all moved together (a change) is what the pooled value hides."""
+    values: Dict[str, Dict[str, List[Optional[float]]]] = {}
+    for side, reports in (("base", base_reports), ("head", head_reports)):
+        for test in _rounds_of(reports, nodeid):
+            for metric in test.metrics:
+                if metric.value is not None:
+                    values.setdefault(metric.name, {"base": [], "head": []})[side].append(metric.value)
+    return values
 
 
 def _judged_test(nodeid: str, base_reports: Sequence[RunReport], head_reports: Sequence[RunReport]) -> PerfTestResult:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
-import shutil
-import tempfile
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
@@ -39,7 +38,7 @@ class Engine:
     """A running `vllm.LLM`, its model, its build report and the configuration it runs with."""
 
     weights_dir: Optional[str]
-    """The folder of seeded weights the engine loaded (removed at shutdown), or None."""
+    """The folder of seeded weights the engine loaded (kept with vLLM's compile cache), or None."""
 
     def __init__(
         self,
@@ -61,9 +60,6 @@ class Engine:
             self.llm.llm_engine.engine_core.shutdown()
             self.llm = None
             gc.collect()
-        if self.weights_dir is not None:
-            shutil.rmtree(self.weights_dir)
-            self.weights_dir = None
 
 
 def cache_key(model: str, options: Mapping[str, Any]) -> str:
@@ -73,7 +69,7 @@ def cache_key(model: str, options: Mapping[str, Any]) -> str:
 
 def seeded_weights(spec: ModelSpec, options: Mapping[str, Any], device: str) -> Tuple[Dict[str, Any], Optional[str]]:
     """The engine options for `weights` ("dummy": vLLM's random weights; "seeded": the other backends' weights,
-    saved in a new folder vLLM loads), and that folder, which the engine removes when it shuts down."""
+    saved once beside vLLM's compile cache, which owns them like its compiled graphs), and that folder."""
     weights = options.get("weights", "dummy")
     rest = {key: value for key, value in options.items() if key != "weights"}
     if weights == "dummy":
@@ -82,9 +78,12 @@ def seeded_weights(spec: ModelSpec, options: Mapping[str, Any], device: str) -> 
         raise OptionError(f"weights={weights!r}: give 'dummy' (vLLM's random weights) or 'seeded'")
     if rest.get("load_format", "safetensors") != "safetensors":
         raise OptionError(f"weights='seeded' loads safetensors; load_format={rest['load_format']!r} contradicts it")
+    import vllm.envs
+
     dtype = hf_model.resolve_dtype(spec, device, rest.get("dtype"))
-    folder = tempfile.mkdtemp(prefix="aotperf-seeded-")
-    hf_model.save_seeded(spec, folder, dtype, device)
+    # The variable first: vllm.envs may cache its values once an engine ran in this process.
+    cache_root = os.environ.get("VLLM_CACHE_ROOT") or vllm.envs.VLLM_CACHE_ROOT
+    folder = hf_model.seeded_folder(spec, dtype, device, cache_root)
     return {**rest, "load_format": "safetensors", "dtype": dtype}, folder
 
 
@@ -106,8 +105,6 @@ def build_engine(model: str, options: Mapping[str, Any], device: str) -> Engine:
             llm = LLM(**resolved.kwargs)
     except Exception as error:
         gc.collect()
-        if weights_dir is not None:
-            shutil.rmtree(weights_dir)
         cause = buildlog.failure_cause(tap.lines())
         reported = f"; the engine reported: {cause}" if cause and cause not in str(error) else ""
         raise EngineStartError(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -69,4 +73,33 @@ def save_seeded(spec: ModelSpec, folder: Union[str, Path], dtype: str, device: s
     del model
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
+    return str(folder)
+
+
+def seeded_folder(
+    spec: ModelSpec, dtype: str, device: str, cache_root: Union[str, Path], seed: int = WEIGHTS_SEED
+) -> str:
+    """The seeded model saved once under `cache_root` (vLLM's cache folder), in a folder named by what
+    makes the weights (config, dtype, device kind, seed); a later process finds the same folder.
+
+    The path must not change between processes: vLLM keys its compiled graphs by the model's path,
+    so a new folder per process would make every warm build a cold one.
+    """
+    config = (Path(spec.path) / "config.json").read_bytes()
+    kind = device.split(":")[0]
+    digest = hashlib.sha256(config + f"|{dtype}|{kind}|{seed}|{INIT_STD}".encode()).hexdigest()[:16]
+    folder = Path(cache_root) / "aotperf-seeded" / f"{spec.name}-{dtype}-{kind}-{digest}"
+    if folder.is_dir():
+        return str(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = tempfile.mkdtemp(dir=folder.parent, prefix=f"{folder.name}.partial-")
+    try:
+        save_seeded(spec, partial, dtype, device, seed)
+        os.rename(partial, folder)  # only a complete folder ever has the final name
+    except OSError:
+        if not folder.is_dir():  # not another process's folder that won the rename
+            raise
+    finally:
+        if os.path.isdir(partial):
+            shutil.rmtree(partial)
     return str(folder)
