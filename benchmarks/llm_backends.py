@@ -66,7 +66,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--runs-from", type=Path, help="an earlier llm_backends.json whose runs of other backends are kept"
     )
-    parser.add_argument("--child", choices=("cold", "warm"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("cold", "warm", "ties"), help=argparse.SUPPRESS)
     parser.add_argument("--child-backend", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -146,10 +146,50 @@ def run_child(args: argparse.Namespace) -> None:
     Path(args.child_out).write_text(json.dumps(result))
 
 
+def run_tie_check(args: argparse.Namespace) -> None:
+    """Where a backend's greedy tokens leave eager's, the gap between the two tokens' logits on the eager
+    model (the same seeded weights, rebuilt on this device): a tie within TIE_TOLERANCE, or not."""
+    import torch
+
+    from pytest_aotperf.llm.agreement import TIE_TOLERANCE, agreement
+    from pytest_aotperf.llm.hf_model import build_model
+    from pytest_aotperf.llm.metrics import prompt_token_ids
+
+    runs = json.loads(Path(args.child_out).read_text())
+    spec = resolve_model(args.model)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = resolve_dtype(spec, device, args.dtype)
+    model = build_model(spec, dtype, device)
+    eager = runs["eager"]["warm"]["batches"]
+    ties: Dict[str, Dict[str, str]] = {}
+    for backend, builds in runs.items():
+        for size, entry in builds["warm"]["batches"].items():
+            prompt = prompt_token_ids(spec.vocab_size, int(size), args.prompt_len, seed=0)
+            found = agreement(model, prompt, eager[size]["token_ids"], entry["token_ids"])
+            tie = "" if found.identical else " (a tie)" if found.within(TIE_TOLERANCE[dtype]) else " (NOT a tie)"
+            ties.setdefault(backend, {})[size] = found.describe() + tie
+    Path(args.child_out).write_text(json.dumps(ties))
+
+
+def child_environment() -> Dict[str, str]:
+    """This process's environment with the repository first on the import path (the GPU stage's entries kept)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
+def tie_check(args: argparse.Namespace, runs: Dict[str, Any], folder: Path) -> Dict[str, Dict[str, str]]:
+    """run_tie_check in a process of its own (the runs' token ids in, the verdicts out)."""
+    exchange = folder / "ties.json"
+    exchange.write_text(json.dumps(runs))
+    command = [sys.executable, __file__, *sys.argv[1:], "--child", "ties", "--child-out", str(exchange)]
+    subprocess.run(command, env=child_environment(), check=True)
+    result: Dict[str, Dict[str, str]] = json.loads(exchange.read_text())
+    return result
+
+
 def child(args: argparse.Namespace, backend: str, build: str, caches: Path) -> Dict[str, Any]:
     """Run one build of `backend` in a process of its own, with the compile caches under `caches`."""
     out = caches / f"{backend}-{build}.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = child_environment()
     point_caches_at(caches, env)
     command = [sys.executable, __file__, *sys.argv[1:], "--child", build, "--child-backend", backend]
     subprocess.run([*command, "--child-out", str(out)], env=env, check=True)
@@ -281,10 +321,11 @@ COMPARED_ARGS = ("model", "batch_sizes", "prompt_len", "output_len", "dtype", "w
 """Arguments that earlier runs (--runs-from) must share with this one to be compared with it."""
 
 
-def earlier_runs(args: argparse.Namespace) -> Dict[str, Any]:
-    """The runs of other backends kept from --runs-from; an error names the file and the argument that differs."""
+def earlier_results(args: argparse.Namespace) -> Dict[str, Any]:
+    """The results kept from --runs-from, less the backends this run measures again; an error names the
+    file and the argument that differs."""
     if args.runs_from is None:
-        return {}
+        return {"runs": {}}
     earlier = json.loads(args.runs_from.read_text())
     for name in COMPARED_ARGS:
         if earlier["args"].get(name) != getattr(args, name):
@@ -292,16 +333,20 @@ def earlier_runs(args: argparse.Namespace) -> Dict[str, Any]:
                 f"{args.runs_from}: --{name.replace('_', '-')} was {earlier['args'].get(name)!r}, "
                 f"this run has {getattr(args, name)!r}; runs are compared like for like only"
             )
-    return {name: run for name, run in earlier["runs"].items() if name not in args.backends}
+    runs = {name: run for name, run in earlier["runs"].items() if name not in args.backends}
+    return {"runs": runs, "ties": earlier.get("ties", {})} if not args.backends else {"runs": runs}
 
 
 def main() -> None:
     args = parse_args()
+    if args.child == "ties":
+        run_tie_check(args)
+        return
     if args.child:
         run_child(args)
         return
     arguments = {k: v for k, v in vars(args).items() if not k.startswith("child") and k != "runs_from"}
-    results: Dict[str, Any] = {"args": arguments, "runs": earlier_runs(args)}
+    results: Dict[str, Any] = {"args": arguments, **earlier_results(args)}
     out = Path(args.out) / "llm_backends.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="aotperf-llm-bench-") as tmp:
@@ -311,6 +356,8 @@ def main() -> None:
             builds = ("cold", "warm") if backend in COMPILING else ("warm",)
             results["runs"][backend] = {build: child(args, backend, build, caches) for build in builds}
             out.write_text(json.dumps(results, indent=2, default=repr) + "\n")  # a later backend's failure keeps it
+        if args.backends and "eager" in results["runs"]:
+            results["ties"] = tie_check(args, results["runs"], Path(tmp))
     device = next(iter(results["runs"].values()))["warm"]["device"]
     dtype = resolve_dtype(resolve_model(args.model), device, args.dtype)
     results["dtype"] = dtype
@@ -329,7 +376,8 @@ def main() -> None:
             cold = builds.get("cold", {}).get("batches", {}).get(key, {})
             floor = results["floor"][size]["tokens_per_s"]
             warm["fraction_of_floor"] = warm["output_tokens_per_s"] / floor
-            warm["agreement_with_eager"] = agreement_with(eager["batches"][key] if eager else None, warm)
+            tie = results.get("ties", {}).get(backend, {}).get(key)
+            warm["agreement_with_eager"] = tie or agreement_with(eager["batches"][key] if eager else None, warm)
             print(
                 f"{backend:<10} {size:>5}  {fmt(warm['output_tokens_per_s'], digits=4):>8}  "
                 f"{warm['fraction_of_floor']:>8.1%}  {fmt(warm['ttft_s'], 1e3, ' ms'):>8}  "

@@ -72,7 +72,9 @@ def test_runs_kept_from_an_earlier_part_must_share_the_compared_arguments(llm_ba
     args = llm_backends.parse_args(["--backends", "eager,inductor"])
     arguments = {name: getattr(args, name) for name in llm_backends.COMPARED_ARGS}
     earlier.write_text(json.dumps({"args": arguments, "runs": {"eager": {"warm": {}}, "inductor": {"warm": {}}}}))
-    kept = llm_backends.earlier_runs(llm_backends.parse_args(["--backends", "inductor", "--runs-from", str(earlier)]))
-    assert list(kept) == ["eager"], "the backends this run measures again are not kept"
+    kept = llm_backends.earlier_results(
+        llm_backends.parse_args(["--backends", "inductor", "--runs-from", str(earlier)])
+    )
+    assert list(kept["runs"]) == ["eager"], "the backends this run measures again are not kept"
     with pytest.raises(SystemExit, match=r"llm_backends.json: --output-len was 128, this run has 16"):
-        llm_backends.earlier_runs(llm_backends.parse_args(["--output-len", "16", "--runs-from", str(earlier)]))
+        llm_backends.earlier_results(llm_backends.parse_args(["--output-len", "16", "--runs-from", str(earlier)]))
