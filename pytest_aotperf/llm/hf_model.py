@@ -88,7 +88,7 @@ def seeded_folder(
     config = (Path(spec.path) / "config.json").read_bytes()
     kind = device.split(":")[0]
     digest = hashlib.sha256(config + f"|{dtype}|{kind}|{seed}|{INIT_STD}".encode()).hexdigest()[:16]
-    folder = Path(cache_root) / "aotperf-seeded" / f"{spec.name}-{dtype}-{kind}-{digest}"
+    folder = Path(cache_root) / "aotperf-seeded" / f"{Path(spec.path).name}-{dtype}-{kind}-{digest}"
     if folder.is_dir():
         return str(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
