@@ -171,6 +171,11 @@ def run_tie_check(args: argparse.Namespace) -> None:
     Path(args.child_out).write_text(json.dumps(ties))
 
 
+def run_this_script(child_arguments: List[str], env: Dict[str, str]) -> None:
+    """This script again in a process of its own: this run's arguments and the child's."""
+    subprocess.run([sys.executable, __file__, *sys.argv[1:], *child_arguments], env=env, check=True)
+
+
 def child_environment() -> Dict[str, str]:
     """This process's environment with the repository first on the import path (the GPU stage's entries kept)."""
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
@@ -180,8 +185,7 @@ def tie_check(args: argparse.Namespace, runs: Dict[str, Any], folder: Path) -> D
     """run_tie_check in a process of its own (the runs' token ids in, the verdicts out)."""
     exchange = folder / "ties.json"
     exchange.write_text(json.dumps(runs))
-    command = [sys.executable, __file__, *sys.argv[1:], "--child", "ties", "--child-out", str(exchange)]
-    subprocess.run(command, env=child_environment(), check=True)
+    run_this_script(["--child", "ties", "--child-out", str(exchange)], child_environment())
     result: Dict[str, Dict[str, str]] = json.loads(exchange.read_text())
     return result
 
@@ -191,8 +195,7 @@ def child(args: argparse.Namespace, backend: str, build: str, caches: Path) -> D
     out = caches / f"{backend}-{build}.json"
     env = child_environment()
     point_caches_at(caches, env)
-    command = [sys.executable, __file__, *sys.argv[1:], "--child", build, "--child-backend", backend]
-    subprocess.run([*command, "--child-out", str(out)], env=env, check=True)
+    run_this_script(["--child", build, "--child-backend", backend, "--child-out", str(out)], env)
     return json.loads(out.read_text())
 
 

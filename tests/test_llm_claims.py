@@ -1,20 +1,14 @@
 """The users' claims, answered from a run of benchmarks/llm_backends.py (recorded numbers, no GPU)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "llm_backends.py"
+from benchmark_scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def llm_backends():
-    spec = importlib.util.spec_from_file_location("llm_backends", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("llm_backends")
 
 
 def run(

@@ -1,22 +1,16 @@
 """benchmarks/verdict_simulation.py: the slowdown at which a trial starts to fail, and the trials it cannot judge."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 from pytest_aotperf.verdict import NEW, NOISY, UNCHANGED, Verdict
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "verdict_simulation.py"
 
 
 @pytest.fixture(scope="module")
 def simulation():
-    spec = importlib.util.spec_from_file_location("verdict_simulation", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("verdict_simulation")
 
 
 def verdict(status, interval=None, drift=0.0):
