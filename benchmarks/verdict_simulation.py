@@ -36,7 +36,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Dict, List, Sequence, Tuple
 
 from pytest_aotperf.ab.judge import judge_rounds
-from pytest_aotperf.measure.noise import history_allowance
+from pytest_aotperf.history.bands import history_allowance
 from pytest_aotperf.metrics import Metric
 from pytest_aotperf.verdict import NEW, NOISY, REGRESSED, Verdict, judge
 

@@ -14,9 +14,9 @@ from .ab.command import add_ab_command, run_ab
 from .atomic import write_atomic
 from .baselines.files import BaselineError, baseline_files, load_file
 from .baselines.from_reports import refresh_from_reports
-from .history_store import load_series
+from .history.store import load_series
+from .history.trend import DEFAULT_WINDOW
 from .interop.benchmark_json import write_benchmark_json
-from .measure.trend import DEFAULT_WINDOW
 from .reporting.history import change_lines, history_html, history_lines
 from .reporting.html import write_html
 from .reporting.markdown import render_markdown, write_markdown
@@ -203,7 +203,7 @@ def report_command(args: argparse.Namespace, _: List[str]) -> int:
     if args.md:
         write_markdown(args.md, report, args.reference)
     if args.benchmark_json:
-        write_benchmark_json(args.benchmark_json, report.to_json())
+        write_benchmark_json(args.benchmark_json, report)
     if not (args.html or args.md or args.benchmark_json):
         print(render_markdown(report, args.reference))
     return 0

@@ -12,7 +12,7 @@ from . import gpus, xdist
 from .baselines.files import BaselineError, UnsafeNameError, machines_with_baselines
 from .compile_cache import use_fresh_caches
 from .fixtures import aot_backend, aot_compile, aot_device, aot_llm, aot_perf, aot_timer, backend_name  # noqa: F401
-from .history_store import append_run
+from .history.store import append_run
 from .interop.benchmark_json import write_benchmark_json
 from .interop.gate import aot_benchmark, is_gated, keep_benchmark_stats  # noqa: F401
 from .marks import MARKER_HELP, marker_spec
@@ -165,9 +165,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if aot.settings.report_md:
         write_markdown(aot.settings.report_md, report)
     if aot.settings.benchmark_json:
-        write_benchmark_json(aot.settings.benchmark_json, report.to_json())
+        write_benchmark_json(aot.settings.benchmark_json, report)
     if aot.settings.history and aot.results:
-        append_run(aot.settings.history, report.to_json())
+        append_run(aot.settings.history, report)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -5,20 +5,19 @@ from __future__ import annotations
 import dataclasses
 import functools
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .backends import Backend, create_backend
 from .baselines.refresh import RefreshRequest
 from .baselines.store import BaselineStore
 from .environment import collect_environment, machine_key
-from .history_store import load_run_values
+from .history.bands import Allowance, history_allowance
+from .history.store import load_run_values
 from .marks import MarkerSpec
-from .measure.noise import Allowance, history_allowance
 from .metrics import Metric
 from .options import Settings
 from .results import PerfTestId, PerfTestResult, RunReport
-from .units import QuantityError
-from .verdict import IMPROVED, NEW, REGRESSED, Verdict, judge, limit_violation
+from .verdict import FailurePolicy, failure_messages, judge
 
 NO_BACKEND = "none"
 """The backend name under which tests that use `aot_perf` without a backend are stored."""
@@ -79,10 +78,8 @@ class AotPerfSession:
             tolerance = spec.tolerance_for(metric.name, settings.default_tolerance(metric.kind))
             baseline = entry.metrics.get(metric.name) if entry else None
             verdicts.append(judge(metric, baseline, tolerance, self._history_band(test, metric, tolerance)))
-        failures = _limit_failures(metrics, spec)
-        if not settings.refresh:
-            failures += _verdict_failures(test, verdicts, settings)
-        return PerfTestResult(test, metrics, tuple(verdicts), tuple(failures), config=config)
+        failures = failure_messages(test.name, test.backend, verdicts, _failure_policy(settings), metrics, spec.limits)
+        return PerfTestResult(test, metrics, tuple(verdicts), failures, config=config)
 
     def _history_band(self, test: PerfTestId, metric: Metric, tolerance: float) -> Optional[Allowance]:
         """The metric's band from the run history (--aot-history), when it holds enough earlier runs here.
@@ -126,41 +123,10 @@ class AotPerfSession:
         )
 
 
-def _limit_failures(metrics: Tuple[Metric, ...], spec: MarkerSpec) -> List[str]:
-    by_name = {m.name: m for m in metrics}
-    failures = []
-    for name in spec.limits:
-        metric = by_name.get(name)
-        if metric is None:
-            failures.append(
-                f"limits name metric {name!r}, which this test did not record; recorded: {', '.join(sorted(by_name))}"
-            )
-            continue
-        try:
-            limit = spec.limit_for(name, metric.unit)
-        except QuantityError as error:
-            failures.append(f"limit for {name!r}: {error}")
-            continue
-        message = limit_violation(metric, limit) if limit is not None else None
-        if message:
-            failures.append(message)
-    return failures
-
-
-def _verdict_failures(test: PerfTestId, verdicts: Sequence[Verdict], settings: Settings) -> List[str]:
-    label = f"{test.name} (backend {test.backend})"
-    failures = []
-    for verdict in verdicts:
-        if verdict.status == REGRESSED:
-            failures.append(f"{label}: {verdict.describe()}")
-        elif verdict.status == IMPROVED and settings.fail_on_improvement:
-            failures.append(
-                f"{label}: improved beyond its tolerance, the baseline is stale "
-                f"(refresh it with `aotperf refresh`): {verdict.describe()}"
-            )
-        elif verdict.status == NEW and settings.strict:
-            failures.append(
-                f"{label}: no baseline for {verdict.metric} in {settings.baseline_dir} "
-                "(--aot-strict); record one with `aotperf refresh`"
-            )
-    return failures
+def _failure_policy(settings: Settings) -> FailurePolicy:
+    return FailurePolicy(
+        strict=settings.strict,
+        fail_on_improvement=settings.fail_on_improvement,
+        baseline_dir=str(settings.baseline_dir),
+        refresh=settings.refresh,
+    )

@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Literal, Optional, Tuple, cast
+from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, cast
 
-from .measure.noise import Allowance
+from .history.bands import Allowance
 from .measure.stats import median_spread, ratio_of_medians_interval, relative_spread
 from .metrics import Better, Kind, Metric, rounded
 from .schema import SchemaError, choice, field, number, optional_number, require_object, strings
-from .units import format_quantity
+from .units import QuantityError, format_quantity, parse_quantity
 
 Status = Literal["regressed", "improved", "unchanged", "noisy", "new", "info", "unavailable"]
 REGRESSED: Status = "regressed"
@@ -118,7 +118,7 @@ def judge(
     """Compare one measured metric with its stored baseline under a relative `tolerance`.
 
     Counts are exact (tolerance 0, no drift); informational metrics are compared, never judged.
-    With an `allowance` (the metric's band learned from the run history, `measure.noise.history_allowance`),
+    With an `allowance` (the metric's band learned from the run history, `history.bands.history_allowance`),
     a timing or value is judged by it instead: its value against the band around the history's mean.
     """
     judged_by_history = current.kind in ("timing", "duration", "value") and not current.informational
@@ -231,3 +231,72 @@ def limit_violation(metric: Metric, limit: float) -> Optional[str]:
         f"{metric.name} {format_quantity(metric.value, metric.unit)} is {relation} its limit "
         f"{format_quantity(limit, metric.unit)}"
     )
+
+
+@dataclass(frozen=True)
+class FailurePolicy:
+    """Which verdicts fail their test: a regression always; an improvement beyond the tolerance with
+    `fail_on_improvement` (the baseline is stale); a metric without a baseline when `strict`. In `refresh`
+    mode no verdict fails (the run rewrites the baselines), only broken limits."""
+
+    strict: bool = False
+    fail_on_improvement: bool = False
+    baseline_dir: str = ""
+    """Where the baselines are looked for, named in the failure of a metric without one."""
+    refresh: bool = False
+
+
+def failure_messages(
+    test: str,
+    backend: str,
+    verdicts: Sequence[Verdict],
+    policy: FailurePolicy,
+    metrics: Sequence[Metric] = (),
+    limits: Optional[Mapping[str, Any]] = None,
+) -> Tuple[str, ...]:
+    """Why the test `test` on `backend` fails, if it does: each of its `limits` (limit texts by metric name,
+    read in the metric's unit) that `metrics` break or cannot be checked against, then each verdict that
+    `policy` fails."""
+    failures = _limit_failures(metrics, limits or {})
+    if not policy.refresh:
+        failures += _verdict_failures(f"{test} (backend {backend})", verdicts, policy)
+    return tuple(failures)
+
+
+def _limit_failures(metrics: Sequence[Metric], limits: Mapping[str, Any]) -> List[str]:
+    by_name = {m.name: m for m in metrics}
+    failures = []
+    for name, text in limits.items():
+        metric = by_name.get(name)
+        if metric is None:
+            failures.append(
+                f"limits name metric {name!r}, which this test did not record; recorded: {', '.join(sorted(by_name))}"
+            )
+            continue
+        try:
+            limit = parse_quantity(text, metric.unit)
+        except QuantityError as error:
+            failures.append(f"limit for {name!r}: {error}")
+            continue
+        message = limit_violation(metric, limit)
+        if message:
+            failures.append(message)
+    return failures
+
+
+def _verdict_failures(label: str, verdicts: Sequence[Verdict], policy: FailurePolicy) -> List[str]:
+    failures = []
+    for verdict in verdicts:
+        if verdict.status == REGRESSED:
+            failures.append(f"{label}: {verdict.describe()}")
+        elif verdict.status == IMPROVED and policy.fail_on_improvement:
+            failures.append(
+                f"{label}: improved beyond its tolerance, the baseline is stale "
+                f"(refresh it with `aotperf refresh`): {verdict.describe()}"
+            )
+        elif verdict.status == NEW and policy.strict:
+            failures.append(
+                f"{label}: no baseline for {verdict.metric} in {policy.baseline_dir} "
+                "(--aot-strict); record one with `aotperf refresh`"
+            )
+    return failures

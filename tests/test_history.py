@@ -4,9 +4,12 @@ import pytest
 from fake_timer import CONFTEST
 
 from pytest_aotperf.cli import main
-from pytest_aotperf.history_store import append_run, load_run_values, load_series
-from pytest_aotperf.measure.trend import detect_drift, kendall_tau, theil_sen_slope
+from pytest_aotperf.history.store import append_run, load_run_values, load_series
+from pytest_aotperf.history.trend import detect_drift, kendall_tau, theil_sen_slope
+from pytest_aotperf.metrics import Metric
 from pytest_aotperf.reporting.history import history_html
+from pytest_aotperf.results import PerfTestId, PerfTestResult, RunReport
+from pytest_aotperf.verdict import Verdict
 
 NIGHTLY_CREEP = [1.000, 1.018, 1.031, 1.052, 1.060, 1.083, 1.095, 1.118, 1.126, 1.149]
 """Latency (ms) of ten nights, each at most ~2% slower than the night before: +15% in all."""
@@ -44,28 +47,16 @@ def test_trend_statistics_resist_one_outlier():
     assert kendall_tau([1, 2, 3, 4]) == 1.0 and kendall_tau([4, 3, 2, 1]) == -1.0
 
 
-def report(night, latency, test="test_op[eager]"):
-    return {
-        "machine": "gpu-box",
-        "environment": {"time": f"2026-01-{night:02d}T02:00:00+00:00", "commit": f"c{night:02d}"},
-        "tests": [
-            {
-                "nodeid": f"test_perf.py::{test}",
-                "test": test,
-                "backend": "eager",
-                "metrics": {"latency": {"unit": "s", "better": "lower"}},
-                "verdicts": {
-                    "latency": {
-                        "status": "unchanged",
-                        "current": latency,
-                        "baseline": 1e-3,
-                        "unit": "s",
-                        "tolerance": 0.1,
-                    }
-                },
-            }
-        ],
-    }
+def report(night, latency, test="test_op[eager]", machine="gpu-box", unit="s", status="unchanged"):
+    """A night's run of one test, its latency judged `status` against a 1 ms baseline."""
+    result = PerfTestResult(
+        test=PerfTestId.of(f"test_perf.py::{test}", "eager"),
+        metrics=(Metric("latency", "s", "lower", "timing", value=latency),),
+        verdicts=(Verdict("latency", status, latency, 1e-3, unit, 0.1),),
+        failures=(),
+    )
+    environment = {"time": f"2026-01-{night:02d}T02:00:00+00:00", "commit": f"c{night:02d}"}
+    return RunReport(machine, environment, {}, (), (result,))
 
 
 @pytest.fixture
@@ -118,10 +109,7 @@ STEPPED = QUIET[:6] + [1.3 * v for v in QUIET[6:]]
 def recorded(tmp_path, values, machine="gpu-box", unit="s"):
     db = tmp_path / "history.sqlite"
     for night, value in enumerate(values, start=1):
-        run = report(night, value * 1e-3)
-        run["machine"] = machine
-        run["tests"][0]["verdicts"]["latency"]["unit"] = unit
-        append_run(db, run)
+        append_run(db, report(night, value * 1e-3, machine=machine, unit=unit))
     return db
 
 
@@ -161,9 +149,7 @@ def test_a_quiet_history_has_no_changes(tmp_path, capsys):
 
 def test_the_history_page_rings_regressed_runs_and_draws_change_points(tmp_path):
     db = recorded(tmp_path, STEPPED)
-    run = report(13, 2e-3)
-    run["tests"][0]["verdicts"]["latency"]["status"] = "regressed"
-    append_run(db, run)
+    append_run(db, report(13, 2e-3, status="regressed"))
     page = history_html(load_series(db, "latency"), "latency")
     assert "change point: c06 -&gt; c07" in page
     assert "regressed: c13" in page

@@ -7,7 +7,8 @@ from html.parser import HTMLParser
 from report_data import make_test, metric, report
 
 from pytest_aotperf.cli import main
-from pytest_aotperf.reporting.html import PLOTTED_SAMPLES, Mark, line_plot, render_html, sparkline, strip_plot
+from pytest_aotperf.reporting.html import render_html
+from pytest_aotperf.reporting.svg import PLOTTED_SAMPLES, Mark, line_plot, sparkline, strip_plot
 from pytest_aotperf.results import RunReport
 
 REPORT = {

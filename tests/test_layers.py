@@ -7,11 +7,11 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pytest_aotperf"
 LAYERS = (
-    ("", "units", "schema", "atomic", "compile_cache", "history_store", "measure"),
+    ("", "units", "schema", "atomic", "compile_cache", "measure", "history.bands", "history.trend"),
     ("metrics", "measure.memory"),
     ("verdict", "gpus"),
     ("results",),
-    ("baselines",),
+    ("baselines", "history"),
     ("reporting", "interop.benchmark_json"),
     ("recorder",),
     ("llm", "backends"),

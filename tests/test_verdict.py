@@ -14,6 +14,8 @@ from pytest_aotperf.verdict import (
     REGRESSED,
     UNAVAILABLE,
     UNCHANGED,
+    FailurePolicy,
+    failure_messages,
     judge,
     limit_violation,
 )
@@ -117,6 +119,37 @@ def test_limits_hold_without_baseline():
     assert limit_violation(timing(1e-3), 2e-3) is None
     slow = timing(50, name="throughput", better="higher", unit="tokens/s")
     assert "below its limit" in limit_violation(slow, 100)
+
+
+def test_a_regression_fails_and_the_policy_decides_improvements_and_missing_baselines():
+    regressed = judge(timing(2e-3, seed=2), stored(timing(1e-3)), 0.10)
+    improved = judge(timing(0.5e-3, seed=2), stored(timing(1e-3)), 0.10)
+    new = judge(timing(1e-3, name="tpot"), None, 0.10)
+    verdicts = (regressed, improved, new)
+    assert failure_messages("test_op", "eager", verdicts, FailurePolicy()) == (
+        f"test_op (backend eager): {regressed.describe()}",
+    )
+    strict = FailurePolicy(strict=True, fail_on_improvement=True, baseline_dir="baselines")
+    assert failure_messages("test_op", "eager", verdicts, strict)[1:] == (
+        "test_op (backend eager): improved beyond its tolerance, the baseline is stale "
+        f"(refresh it with `aotperf refresh`): {improved.describe()}",
+        "test_op (backend eager): no baseline for tpot in baselines (--aot-strict); record one with `aotperf refresh`",
+    )
+
+
+def test_limits_fail_first_and_alone_in_refresh_mode():
+    metrics = (timing(3e-3),)
+    regressed = judge(metrics[0], stored(timing(1e-3)), 0.10)
+    limits = {"latency": "2 ms", "tpot": "1 ms"}
+    limit_failures = (
+        "latency 3.00 ms is above its limit 2.00 ms",
+        "limits name metric 'tpot', which this test did not record; recorded: latency",
+    )
+    refresh = FailurePolicy(refresh=True)
+    assert failure_messages("test_op", "eager", (regressed,), refresh, metrics, limits) == limit_failures
+    assert failure_messages("test_op", "eager", (regressed,), FailurePolicy(), metrics, limits)[:2] == limit_failures
+    (unreadable,) = failure_messages("test_op", "eager", (), refresh, metrics, {"latency": "2 GiB"})
+    assert unreadable.startswith("limit for 'latency': '2 GiB': unknown unit 'GiB'")
 
 
 def test_a_metric_needs_a_value_or_a_reason():

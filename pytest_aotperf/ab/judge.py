@@ -13,7 +13,10 @@ from typing import Dict, List, Optional, Sequence
 
 from ..metrics import Metric
 from ..results import PerfTestResult, RunReport
-from ..verdict import REGRESSED, Verdict, judge
+from ..verdict import FailurePolicy, Verdict, failure_messages, judge
+
+HEAD_AGAINST_BASE = FailurePolicy()
+"""Head fails on its regressions against base alone: base is no stored baseline to be stale or missing."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,8 +115,7 @@ def _judged_test(nodeid: str, base_reports: Sequence[RunReport], head_reports: S
         base = [m for t in base_rounds if (m := t.metric(name)) is not None]
         verdicts.append(judge_rounds(base, head, _tolerance(head_rounds, name)))
         metrics.append(pool(head))
-    label = f"{latest.test.name} (backend {latest.test.backend})"
-    failures = tuple(f"{label}: {v.describe()}" for v in verdicts if v.status == REGRESSED)
+    failures = failure_messages(latest.test.name, latest.test.backend, verdicts, HEAD_AGAINST_BASE)
     return PerfTestResult(latest.test, tuple(metrics), tuple(verdicts), failures, config=latest.config)
 
 

@@ -1,4 +1,4 @@
-"""aotperf's timings in pytest-benchmark's JSON format (--aot-benchmark-json), from a JSON report.
+"""aotperf's timings in pytest-benchmark's JSON format (--aot-benchmark-json), from a run's report.
 
 `pytest-benchmark compare` and CI actions that read pytest-benchmark files read these. Every
 metric in seconds becomes one benchmark: its statistics are computed by pytest-benchmark's own
@@ -9,56 +9,59 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any, Dict
 
 from ..atomic import write_atomic
+from ..results import RunReport
 
 DEFAULT_METRIC = "latency"
 """The metric named by the test alone; other metrics are named `test:metric`."""
 NOT_INSTALLED = "--aot-benchmark-json writes pytest-benchmark's format and needs it: pip install pytest-benchmark"
 
 
-def benchmark_json(report: Mapping[str, Any]) -> Dict[str, Any]:
+def benchmark_json(report: RunReport) -> Dict[str, Any]:
     """The content of a pytest-benchmark JSON file holding every timing of `report`."""
     try:
         from pytest_benchmark import __version__
         from pytest_benchmark.stats import Stats
     except ImportError:
         raise RuntimeError(NOT_INSTALLED) from None
-    environment = report["environment"]
+    environment = report.environment
     benchmarks = []
-    for test in report["tests"]:
-        param = test["test"].partition("[")[2].rstrip("]") or None
-        for name, metric in test["metrics"].items():
-            if metric.get("unit") != "s" or metric.get("value") is None:
+    for test in report.tests:
+        test_name = test.test.name
+        param = test_name.partition("[")[2].rstrip("]") or None
+        verdicts = {verdict.metric: verdict for verdict in test.verdicts}
+        for metric in test.metrics:
+            if metric.unit != "s" or metric.value is None:
                 continue
             stats = Stats()
-            for sample in metric.get("samples") or (metric["value"],):
+            for sample in metric.samples or (metric.value,):
                 stats.update(sample)
-            suffix = "" if name == DEFAULT_METRIC else f":{name}"
-            verdict = test["verdicts"].get(name, {})
+            suffix = "" if metric.name == DEFAULT_METRIC else f":{metric.name}"
+            verdict = verdicts.get(metric.name)
             benchmarks.append(
                 {
-                    "group": name,
-                    "name": test["test"] + suffix,
-                    "fullname": test["nodeid"] + suffix,
+                    "group": metric.name,
+                    "name": test_name + suffix,
+                    "fullname": test.test.nodeid + suffix,
                     "params": None,
                     "param": param,
-                    "options": {"timer": "pytest-aotperf", "kind": metric["kind"]},
+                    "options": {"timer": "pytest-aotperf", "kind": metric.kind},
                     "extra_info": {
-                        "backend": test["backend"],
-                        "metric": name,
-                        "verdict": verdict.get("status"),
-                        "baseline_s": verdict.get("baseline"),
-                        "tolerance": verdict.get("tolerance"),
+                        "backend": test.test.backend,
+                        "metric": metric.name,
+                        "verdict": verdict.status if verdict else None,
+                        "baseline_s": verdict.baseline if verdict else None,
+                        "tolerance": verdict.tolerance if verdict else None,
                     },
                     "stats": {**stats.as_dict(), "data": list(stats.data), "iterations": 1},
                 }
             )
     return {
         "machine_info": {
-            "node": report["machine"],
-            "machine": report["machine"],
+            "node": report.machine,
+            "machine": report.machine,
             "python_version": environment.get("python"),
             "cpu": {"brand_raw": environment.get("cpu")},
             "aotperf_environment": dict(environment),
@@ -70,5 +73,5 @@ def benchmark_json(report: Mapping[str, Any]) -> Dict[str, Any]:
     }
 
 
-def write_benchmark_json(path: Path, report: Mapping[str, Any]) -> None:
+def write_benchmark_json(path: Path, report: RunReport) -> None:
     write_atomic(Path(path), json.dumps(benchmark_json(report), indent=4, default=str) + "\n")

@@ -6,24 +6,15 @@ from __future__ import annotations
 from html import escape
 from typing import List, Mapping, Optional, Sequence, Tuple
 
-from ..history_store import Point
-from ..measure.noise import HISTORY_MIN_RUNS, Allowance, history_allowance, level_steps
-from ..measure.trend import DEFAULT_WINDOW, Drift, detect_drift
+from ..history.bands import HISTORY_MIN_RUNS, Allowance, level_steps
+from ..history.series import run_bands, series_drift
+from ..history.store import Point
+from ..history.trend import DEFAULT_WINDOW
 from ..units import format_quantity
 from ..verdict import REGRESSED
-from .html import Mark, line_plot, page, status_color, tolerance_band
-
-
-def series_drift(points: Sequence[Point], window: int = DEFAULT_WINDOW) -> Optional[Drift]:
-    """The drift of a stored series, judged against its latest tolerance."""
-    return detect_drift([p.value for p in points], points[-1].tolerance, points[-1].better, window)
-
-
-def run_bands(points: Sequence[Point]) -> List[Optional[Allowance]]:
-    """For each run, and then for the next one, the band the runs before it allow (None with too few of them)."""
-    values = [p.value for p in points]
-    tolerances = [p.tolerance for p in points] + [points[-1].tolerance]
-    return [history_allowance(values[:index], tolerances[index]) for index in range(len(points) + 1)]
+from .html import page
+from .rows import status_color
+from .svg import Mark, line_plot, tolerance_band
 
 
 def history_lines(

@@ -6,7 +6,9 @@ import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
+
+from ..results import PerfTestResult, RunReport
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -35,14 +37,13 @@ class Point:
     """The run's verdict on the metric (against its baseline then)."""
 
 
-def append_run(db: Path, report: Mapping[str, Any]) -> int:
-    """Store every measured metric of a JSON report (--aot-report's content) as one run; its id."""
-    environment = report["environment"]
+def append_run(db: Path, report: RunReport) -> int:
+    """Store every measured metric of a run's report as one run; its id."""
     with closing(sqlite3.connect(db)) as connection, connection:
         connection.executescript(SCHEMA)
         run = connection.execute(
             "INSERT INTO runs (time, machine, commit_id) VALUES (?, ?, ?)",
-            (environment.get("time") or "", report["machine"], environment.get("commit")),
+            (report.environment.get("time") or "", report.machine, report.environment.get("commit")),
         ).lastrowid
         assert run is not None, "sqlite returns the id of an inserted row"
         connection.executemany(
@@ -50,23 +51,30 @@ def append_run(db: Path, report: Mapping[str, Any]) -> int:
             [
                 (
                     run,
-                    test["nodeid"],
-                    test["test"],
-                    test["backend"],
-                    name,
-                    verdict["current"],
-                    verdict.get("unit", ""),
-                    test["metrics"][name]["better"],
-                    verdict.get("baseline"),
-                    verdict["tolerance"],
-                    verdict["status"],
+                    test.test.nodeid,
+                    test.test.name,
+                    test.test.backend,
+                    verdict.metric,
+                    verdict.current,
+                    verdict.unit,
+                    _better(test, verdict.metric),
+                    verdict.baseline,
+                    verdict.tolerance,
+                    verdict.status,
                 )
-                for test in report["tests"]
-                for name, verdict in test["verdicts"].items()
-                if verdict.get("current") is not None
+                for test in report.tests
+                for verdict in test.verdicts
+                if verdict.current is not None
             ],
         )
     return run
+
+
+def _better(test: PerfTestResult, name: str) -> str:
+    metric = test.metric(name)
+    if metric is None:
+        raise ValueError(f"{test.test.nodeid}: a verdict on {name!r}, which the test did not record")
+    return metric.better
 
 
 def load_series(

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from pytest_aotperf.measure.noise import (
+from pytest_aotperf.history.bands import (
     history_allowance,
     level_steps,
     prediction_band,
