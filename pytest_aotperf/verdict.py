@@ -30,9 +30,6 @@ up to 4.1 MiB between identical runs on two H200 machines (profiler and allocato
 allocator rounds to 2 MiB blocks."""
 
 
-HISTORY_REFERENCE = "history mean"
-
-
 @dataclass(frozen=True)
 class Verdict:
     """One metric judged against its baseline, with the numbers the judgement rests on."""
@@ -53,7 +50,7 @@ class Verdict:
     flags: Tuple[str, ...] = ()
     note: str = ""
     reference: str = ""
-    """What `baseline` is when not the stored baseline: "history mean" for a band learned from run history."""
+    """What `baseline` is when not the stored baseline: "history mean" or "baseline runs mean" for a band learned from runs."""
 
     def describe(self) -> str:
         """e.g. `latency median 2.31 ms vs baseline 1.20 ms (+92.5%, tolerance 10%)`."""
@@ -182,7 +179,7 @@ def _judge_by_history(current: Metric, value: float, allowance: Allowance) -> Ve
         change=value / reference - 1,
         flags=current.flags,
         note=allowance.describe(),
-        reference=HISTORY_REFERENCE,
+        reference=allowance.reference_label,
     )
 
 

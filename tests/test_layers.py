@@ -7,9 +7,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pytest_aotperf"
 LAYERS = (
-    ("", "units", "schema", "atomic", "compile_cache", "measure", "history.bands", "history.trend"),
+    ("", "units", "schema", "atomic", "compile_cache", "measure", "history.bands", "history.trend", "environment_change"),
     ("metrics", "measure.memory"),
-    ("verdict", "gpus"),
+    ("verdict", "gpus", "host_speed"),
     ("results",),
     ("baselines", "history"),
     ("reporting", "interop.benchmark_json"),

@@ -39,13 +39,20 @@ class Allowance:
     high: float
     runs: int
     confidence: float
+    source: str = "history"
+    """Where the runs come from: "history" (--aot-history) or "baseline runs" (the runs a baseline recorded)."""
+
+    @property
+    def reference_label(self) -> str:
+        """What a verdict calls the value it compares with: "history mean", "baseline runs mean"."""
+        return f"{self.source} mean"
 
     def fraction(self, better: str) -> float:
         """The allowed relative change in the worse direction."""
         return self.high / self.reference - 1 if better == "lower" else 1 - self.low / self.reference
 
     def describe(self) -> str:
-        return f"history band from {self.runs} runs ({self.confidence:.0%} prediction interval)"
+        return f"{self.source} band from {self.runs} runs ({self.confidence * 100:g}% prediction interval)"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,70 @@
+"""Host-speed timings judged by the spread of their own runs; environment changes named beside verdicts."""
+
+import pytest
+
+from pytest_aotperf.environment_change import environment_changes, host_count_not_comparable
+from pytest_aotperf.host_speed import HOST_MIN_RUNS, host_band, is_device_bound, judge_host_speed
+from pytest_aotperf.metrics import Metric
+from pytest_aotperf.verdict import IMPROVED, INFO, NEW, REGRESSED, UNCHANGED
+
+
+def timing(value, runs=(), host_speed=True):
+    samples = [value * (1 + 0.01 * (i % 3 - 1)) for i in range(21)]
+    metric = Metric.from_samples("latency", samples)
+    return metric.stored(tuple(runs)) if runs else metric
+
+
+def test_a_latency_is_device_bound_when_the_host_share_is_within_half_its_tolerance():
+    assert is_device_bound(126.6e-6, 124.7e-6, 0.10)  # cudagraph encoder on the H200: 1.5% host
+    assert not is_device_bound(161.9e-6, 15.5e-6, 0.10)  # eager MLP: launch-bound
+    assert not is_device_bound(100e-6, 94e-6, 0.10)
+    assert is_device_bound(100e-6, 94e-6, 0.20)
+    assert is_device_bound(100e-6, 120e-6, None)  # device time above latency
+
+
+def test_with_fewer_runs_than_needed_a_host_speed_metric_is_information_with_the_reason():
+    baseline = timing(100e-6, runs=(100e-6, 110e-6))
+    verdict = judge_host_speed(timing(200e-6), baseline, 0.10)
+    assert verdict.status == INFO
+    assert verdict.change == pytest.approx(1.0)
+    assert verdict.note == f"host-bound: 2 runs, needs {HOST_MIN_RUNS}; shown, not judged"
+
+
+def test_the_band_of_many_runs_passes_process_noise_and_fails_a_change_far_beyond_it():
+    runs = (100e-6, 130e-6, 90e-6, 160e-6, 110e-6, 120e-6, 95e-6, 140e-6)
+    baseline = timing(100e-6, runs=runs)
+    assert judge_host_speed(timing(175e-6), baseline, 0.10).status == UNCHANGED
+    regressed = judge_host_speed(timing(2e-3), baseline, 0.10)
+    assert regressed.status == REGRESSED
+    assert "8 runs" in regressed.note
+    assert judge_host_speed(timing(5e-6), baseline, 0.10).status == IMPROVED
+
+
+def test_a_quiet_history_gives_a_band_no_narrower_than_the_tolerance():
+    band = host_band([1.0, 1.0, 1.0, 1.0, 1.0, 1.0], 0.10, "baseline runs")
+    assert band is not None
+    assert band.low == pytest.approx(0.9) and band.high == pytest.approx(1.1)
+    assert host_band([1.0] * (HOST_MIN_RUNS - 1), 0.10, "baseline runs") is None
+
+
+def test_history_runs_count_where_they_hold_enough():
+    baseline = timing(100e-6, runs=(100e-6,))
+    history = [100e-6, 101e-6, 99e-6, 100e-6, 102e-6, 98e-6]
+    verdict = judge_host_speed(timing(150e-6), baseline, 0.10, history)
+    assert verdict.status == REGRESSED
+    assert "history" in verdict.note
+
+
+def test_without_a_baseline_a_host_speed_metric_is_new():
+    assert judge_host_speed(timing(100e-6), None, 0.10).status == NEW
+
+
+def test_environment_changes_name_each_entry_that_differs():
+    before = {"torch": "2.11.0+cu130", "python": "3.12.3", "driver": "580.1", "device": "NVIDIA H200"}
+    after = {"torch": "2.13.0+cpu", "python": "3.12.3", "driver": "580.1", "device": "NVIDIA H200", "vllm": "0.26"}
+    changes = environment_changes(before, after)
+    assert changes == ("torch 2.11.0+cu130 -> 2.13.0+cpu",)
+    assert host_count_not_comparable("python_calls_per_call", changes) == changes
+    assert host_count_not_comparable("prefill_aten_ops_per_call", changes) == changes
+    assert host_count_not_comparable("kernels_per_call", changes) == ()
+    assert host_count_not_comparable("python_calls_per_call", ("driver 1 -> 2",)) == ()
