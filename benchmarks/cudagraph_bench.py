@@ -10,12 +10,11 @@ Timed with the project's own measurement (sample + CudaEventTimer): each variant
 interleaved rounds; the reported median is the median of all its samples, the spread the range
 of the round medians over that median.
 
-    PYTHONPATH=. python benchmarks/cudagraph_bench.py --out $OUT/cudagraph_bench.json
+    python -m benchmarks.cudagraph_bench --out $OUT/cudagraph_bench.json
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import json
@@ -24,6 +23,7 @@ import time
 
 import torch
 
+from benchmarks.common import add_out_file, cuda_environment, script_parser, write_json
 from example_tests.models import MODELS
 from pytest_aotperf.backends.cudagraph import CudaGraphBackend
 from pytest_aotperf.measure.dynamo import compiled_graph_count
@@ -186,8 +186,8 @@ def ratio_table(rows):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, metavar="PATH", help="where to write the JSON results")
+    parser = script_parser(__doc__)
+    add_out_file(parser)
     parser.add_argument(
         "--models",
         default=",".join(MODELS),
@@ -204,17 +204,14 @@ def main():
         rows.extend(model_rows)
         print(ratio_table(model_rows), flush=True)
     result = {
-        "device": torch.cuda.get_device_name(),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
+        **cuda_environment(),
         "rounds": ROUNDS,
         "plan": dataclasses.asdict(PLAN),
         "tf32": {"cudnn": torch.backends.cudnn.allow_tf32, "matmul": torch.backends.cuda.matmul.allow_tf32},
         "rows": rows,
         "compile": compile_info,
     }
-    with open(args.out, "w") as handle:
-        json.dump(result, handle, indent=1)
+    write_json(args.out, result)
     print(ratio_table(rows))
     print(json.dumps(compile_info, indent=1))
 

@@ -9,23 +9,22 @@ over PROFILED_CALLS calls: `gpu_time` should agree with it within a few percent 
 the small gaps between kernels), and vary across repeats by under 2%. Stops starting repeats
 after DEADLINE_S, so the script ends within about three minutes; writes JSON to --out.
 
-    PYTHONPATH=. python benchmarks/gpu_numbers_check.py --out $OUT/gpu_numbers.json
+    python -m benchmarks.gpu_numbers_check --out $OUT/gpu_numbers.json
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import statistics
 import time
 
 import torch
 
+from benchmarks.common import add_out_file, cuda_environment, script_parser, write_json
 from benchmarks.cudagraph_bench import hand_written
 from example_tests.models import MODELS
 from pytest_aotperf.measure.kernels import device_work
-from pytest_aotperf.measure.timing import CudaEventTimer, SamplingPlan
+from pytest_aotperf.measure.timing import SamplingPlan
 from pytest_aotperf.recorder import PerfRecorder
 
 BATCH_SIZES = (1, 4)
@@ -67,7 +66,7 @@ def profiler_kernel_s(fn, x):
 
 def repeat(model, variant, batch, fn, x):
     name = f"{model}-{variant}-{batch}"
-    recorder = PerfRecorder(name, "cuda", CudaEventTimer(), PLAN, tolerance=lambda metric, kind: TOLERANCE)
+    recorder = PerfRecorder.standalone(name, "cuda", plan=PLAN, tolerance=TOLERANCE)
     recorder.measure(fn, x)
     metrics = {m.name: m for m in recorder.metrics}
     gpu = metrics["gpu_time"]
@@ -111,8 +110,8 @@ def summary(runs):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, metavar="PATH", help="where to write the JSON results")
+    parser = script_parser(__doc__)
+    add_out_file(parser)
     args = parser.parse_args()
     start = time.perf_counter()
     torch.manual_seed(0)
@@ -144,16 +143,13 @@ def main():
     worst = max((r["summary"]["gpu_time_spread"] for r in results), default=None)
     print(f"largest gpu_time spread over repeats: {worst:.2%} (target: under 2%)" if worst is not None else "no runs")
     document = {
-        "device": torch.cuda.get_device_name(),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
+        **cuda_environment(),
         "seconds": time.perf_counter() - start,
         "plan": dataclasses.asdict(PLAN),
         "tolerance": TOLERANCE,
         "results": results,
     }
-    with open(args.out, "w") as handle:
-        json.dump(document, handle, indent=1, default=str)
+    write_json(args.out, document)
 
 
 if __name__ == "__main__":

@@ -8,24 +8,23 @@ kernel runs back to back for SOAK_S, and both then sample for about as long (do_
 Prints the NVML SM clock and throttle reasons around each measurement, and the memory metrics
 (torch peaks, NVML device memory) of models of known parameter size.
 
-    PYTHONPATH=. python benchmarks/gpu_timing_agreement.py --out $OUT/gpu_timing_agreement.json
+    python -m benchmarks.gpu_timing_agreement --out $OUT/gpu_timing_agreement.json
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import statistics
 import time
 
 import torch
 import triton
 
+from benchmarks.common import add_out_file, cuda_environment, script_parser, write_json
 from example_tests.models import MODELS
 from pytest_aotperf.measure.gpu_health import read_clock
 from pytest_aotperf.measure.memory import MemoryMonitor
-from pytest_aotperf.measure.timing import CudaEventTimer, L2Flusher, SamplingPlan
+from pytest_aotperf.measure.timing import L2Flusher, SamplingPlan
 from pytest_aotperf.recorder import PerfRecorder
 
 AGREEMENT = 0.03
@@ -63,7 +62,7 @@ def agreement():
     results = []
     flush = L2Flusher("cuda")
     for name, fn in kernels().items():
-        recorder = PerfRecorder(name, "cuda", CudaEventTimer(), PLAN)
+        recorder = PerfRecorder.standalone(name, "cuda", plan=PLAN)
         clock_before = read_clock()
         metrics, theirs = [], []
         for round_index in range(ROUNDS):
@@ -140,14 +139,13 @@ def memory_of(name, build):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, metavar="PATH", help="where to write the JSON results")
+    parser = script_parser(__doc__)
+    add_out_file(parser)
     args = parser.parse_args()
     timings = agreement()
     memory = [memory_of("encoder", lambda: MODELS["encoder"]("cuda")), memory_of("wide-mlp", wide_mlp)]
     result = {
-        "device": torch.cuda.get_device_name(),
-        "torch": torch.__version__,
+        **cuda_environment(),
         "triton": triton.__version__,
         "plan": dataclasses.asdict(PLAN),
         "soak_s": SOAK_S,
@@ -156,8 +154,7 @@ def main():
         "timings": timings,
         "memory": memory,
     }
-    with open(args.out, "w") as handle:
-        json.dump(result, handle, indent=1, default=str)
+    write_json(args.out, result)
 
 
 if __name__ == "__main__":

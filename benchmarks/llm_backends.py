@@ -8,11 +8,11 @@ is also given as a fraction of the memory-bandwidth floor: every weight (and the
 read once per decode step. Greedy tokens are compared with eager's (first step where they differ).
 Prints a table and writes llm_backends.json to --out (default $OUT, else the current folder).
 
-GPU (H100): python benchmarks/llm_backends.py
+GPU (H100): python -m benchmarks.llm_backends
 In parts (a device call's time limit): --backends eager,inductor,cudagraph, then
             --backends vllm --runs-from llm_backends.json (keeps the first part's runs).
 Tables again from a saved run: --backends "" --runs-from FILE, with that run's arguments.
-CPU smoke:  python benchmarks/llm_backends.py --model tiny-llama --batch-sizes 1,4 --output-len 16 \\
+CPU smoke:  python -m benchmarks.llm_backends --model tiny-llama --batch-sizes 1,4 --output-len 16 \\
             --warmup 1 --iterations 3 --backends eager,inductor,vllm
 """
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -28,14 +27,19 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from pytest_aotperf.compile_cache import point_caches_at  # noqa: E402
-from pytest_aotperf.llm.agreement import first_difference  # noqa: E402
-from pytest_aotperf.llm.hf_model import resolve_dtype  # noqa: E402
-from pytest_aotperf.llm.metrics import without_cache_state  # noqa: E402
-from pytest_aotperf.llm.specs import resolve_model  # noqa: E402
+from benchmarks.common import (
+    add_generation_options,
+    add_out_folder,
+    child_environment,
+    module_command,
+    script_parser,
+    write_json,
+)
+from pytest_aotperf.compile_cache import point_caches_at
+from pytest_aotperf.llm.agreement import first_difference
+from pytest_aotperf.llm.hf_model import resolve_dtype
+from pytest_aotperf.llm.metrics import without_cache_state
+from pytest_aotperf.llm.specs import resolve_model
 
 BACKENDS = ("eager", "inductor", "cudagraph", "vllm")
 COMPILING = ("inductor", "cudagraph", "vllm")
@@ -47,22 +51,14 @@ BUILD_MEMORY_METRICS = tuple("build_" + name for name in MEMORY_METRICS)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="llama-3.2-1b", help="shipped spec or config folder (default %(default)s)")
+    parser = script_parser(__doc__)
+    add_generation_options(parser, warmup=5, iterations=15)
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default %(default)s)")
-    parser.add_argument("--batch-sizes", default="1,4,16", help="comma-separated (default %(default)s)")
-    parser.add_argument("--prompt-len", type=int, default=32, help="default %(default)s (vLLM's benchmark)")
-    parser.add_argument("--output-len", type=int, default=128, help="default %(default)s (vLLM's benchmark)")
-    parser.add_argument(
-        "--warmup", type=int, default=5, help="warm-up generations per batch size (default %(default)s)"
-    )
-    parser.add_argument("--iterations", type=int, default=15, help="timed generations (default %(default)s)")
     parser.add_argument("--dtype", default=None, help="default: the config's on a GPU, float32 on CPU")
-    parser.add_argument("--gpu-memory-utilization", type=float, default=0.5, help="vLLM's (default %(default)s)")
     parser.add_argument(
         "--bandwidth-gbs", type=float, default=H100_SXM_BANDWIDTH_GBS, help="for the floor (default %(default)s)"
     )
-    parser.add_argument("--out", default=os.environ.get("OUT", "."), help="folder for the JSON (default $OUT or .)")
+    add_out_folder(parser)
     parser.add_argument(
         "--runs-from", type=Path, help="an earlier llm_backends.json whose runs of other backends are kept"
     )
@@ -74,7 +70,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     unknown = sorted(set(args.backends) - set(BACKENDS))
     if unknown:
         parser.error(f"unknown backend(s) {', '.join(unknown)}; known: {', '.join(BACKENDS)}")
-    args.batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
     return args
 
 
@@ -102,8 +97,6 @@ def run_child(args: argparse.Namespace) -> None:
     import torch
 
     from pytest_aotperf.backends import create_backend
-    from pytest_aotperf.measure.memory import MemoryMonitor
-    from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan
     from pytest_aotperf.recorder import PerfRecorder
 
     backend = create_backend(args.child_backend)
@@ -111,9 +104,7 @@ def run_child(args: argparse.Namespace) -> None:
     result: Dict[str, Any] = {"backend": backend.name, "build": args.child, "device": device, "batches": {}}
     try:
         for batch_size in args.batch_sizes:
-            memory = MemoryMonitor(use_cuda=device.startswith("cuda"))
-            recorder = PerfRecorder(f"{backend.name}-{batch_size}", device, CpuTimer(), SamplingPlan(), memory)
-            memory.start()
+            recorder = PerfRecorder.standalone(f"{backend.name}-{batch_size}", device, memory=True)
             runner = backend.llm(args.model, recorder, **llm_options(args, backend.name, device))
             measuring = args.child == "warm"
             generation = runner.generate(
@@ -173,12 +164,7 @@ def run_tie_check(args: argparse.Namespace) -> None:
 
 def run_this_script(child_arguments: List[str], env: Dict[str, str]) -> None:
     """This script again in a process of its own: this run's arguments and the child's."""
-    subprocess.run([sys.executable, __file__, *sys.argv[1:], *child_arguments], env=env, check=True)
-
-
-def child_environment() -> Dict[str, str]:
-    """This process's environment with the repository first on the import path (the GPU stage's entries kept)."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    subprocess.run(module_command(__spec__.name, *sys.argv[1:], *child_arguments), env=env, check=True)
 
 
 def tie_check(args: argparse.Namespace, runs: Dict[str, Any], folder: Path) -> Dict[str, Dict[str, str]]:
@@ -351,14 +337,13 @@ def main() -> None:
     arguments = {k: v for k, v in vars(args).items() if not k.startswith("child") and k != "runs_from"}
     results: Dict[str, Any] = {"args": arguments, **earlier_results(args)}
     out = Path(args.out) / "llm_backends.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="aotperf-llm-bench-") as tmp:
         for backend in args.backends:
             caches = Path(tmp) / backend
             caches.mkdir()
             builds = ("cold", "warm") if backend in COMPILING else ("warm",)
             results["runs"][backend] = {build: child(args, backend, build, caches) for build in builds}
-            out.write_text(json.dumps(results, indent=2, default=repr) + "\n")  # a later backend's failure keeps it
+            write_json(out, results, indent=2)  # a later backend's failure keeps it
         if args.backends and "eager" in results["runs"]:
             results["ties"] = tie_check(args, results["runs"], Path(tmp))
     device = next(iter(results["runs"].values()))["warm"]["device"]
@@ -400,7 +385,7 @@ def main() -> None:
     print("\n| claim | measured | ratio | verdict |\n|---|---|---|---|")
     for row in results["claims"]:
         print(f"| {row['claim']} | {row['measured']} | {fmt(row['ratio'])} | {row['verdict']} |")
-    out.write_text(json.dumps(results, indent=2, default=repr) + "\n")
+    write_json(out, results, indent=2)
     print(f"wrote {out}")
 
 

@@ -6,7 +6,7 @@ alone in a process of its own (an LLM test alone builds the engine it was handed
 compares each memory metric of each test, the engine build's (`build_*`) included, with the memory
 tolerance (5% plus MEMORY_SLACK_BYTES). Prints a table; exits 1 when a test's memory differs.
 
-    PYTHONPATH=. python benchmarks/memory_order_check.py --backends vllm,inductor,eager --out memory.json
+    python -m benchmarks.memory_order_check --backends vllm,inductor,eager --out memory.json
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.common import add_out_file, script_parser, write_json
 from pytest_aotperf.llm.engine import BUILD_PREFIX
 from pytest_aotperf.measure.memory import MEMORY_METRICS
 from pytest_aotperf.verdict import MEMORY_SLACK_BYTES
@@ -52,13 +53,13 @@ def memory(report: dict) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--backends", default="inductor,eager", help="the whole suite's backends, in order")
     parser.add_argument("--alone", default="", help="backends whose tests also run alone (default: all)")
     parser.add_argument("--max-time", default="0.2", help="--aot-max-time of every run")
     parser.add_argument("--select", default="", help="only tests whose name holds this run alone (e.g. mlp)")
     parser.add_argument("--load-plugin", action="store_true", help="load the plugin by name (a checkout on PYTHONPATH)")
-    parser.add_argument("--out", required=True, metavar="PATH", help="where to write the JSON results")
+    add_out_file(parser)
     args = parser.parse_args()
     alone_backends = (args.alone or args.backends).split(",")
     with tempfile.TemporaryDirectory() as folder:
@@ -81,7 +82,7 @@ def main() -> int:
             rows.append({"test": test, "metric": name, "alone": value, "whole_suite": other, "same": same})
             print(f"{test:32} {name:20} alone {value / 2**20:9.1f} MiB  suite {other / 2**20:9.1f} MiB  {same}")
     print(f"{len(rows)} comparisons, {differing} beyond 5% + {MEMORY_SLACK_BYTES // 2**20} MiB")
-    Path(args.out).write_text(json.dumps({"backends": args.backends, "rows": rows}, indent=1) + "\n")
+    write_json(args.out, {"backends": args.backends, "rows": rows})
     return 1 if differing else 0
 
 

@@ -1,19 +1,19 @@
 """Overhead of `aot_perf.measure` per sample on CPU, and agreement with torch.utils.benchmark.
 
-    python benchmarks/timer_overhead.py [--repeats 5]
+    python -m benchmarks.timer_overhead [--repeats 5]
 
 Prints one table; quote its numbers in docs/benchmarks.md with this command and the machine.
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 import torch
 from torch.utils.benchmark import Timer as TorchTimer
 
+from benchmarks.common import script_parser
 from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan
 from pytest_aotperf.recorder import PerfRecorder
 
@@ -75,7 +75,7 @@ def agreement(repeats: int) -> list:
         for name, fn in workloads.items():
             ours, theirs = [], []
             for _ in range(repeats):
-                recorder = PerfRecorder(name, "cpu", CpuTimer(), SamplingPlan(max_time_s=1.0, max_samples=100_000))
+                recorder = PerfRecorder.standalone(name, "cpu", plan=SamplingPlan(max_time_s=1.0, max_samples=100_000))
                 ours.append(recorder.measure(fn).value)
                 theirs.append(TorchTimer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=1.0).median)
             rows.append((name, statistics.median(ours), statistics.median(theirs)))
@@ -83,7 +83,7 @@ def agreement(repeats: int) -> list:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = script_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")

@@ -22,12 +22,11 @@ of each setting, `judge` is called again at each slowdown and must agree. Where 
 count the false-failure rate, the `tail` column estimates it from a normal fit of the log critical
 slowdowns.
 
-    python benchmarks/verdict_simulation.py --trials 300
+    python -m benchmarks.verdict_simulation --trials 300
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import random
 import statistics
@@ -35,6 +34,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Dict, List, Sequence, Tuple
 
+from benchmarks.common import script_parser
 from pytest_aotperf.ab.judge import judge_rounds
 from pytest_aotperf.history.bands import history_allowance
 from pytest_aotperf.metrics import Metric
@@ -146,7 +146,7 @@ def per_100_nights(check_rate: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--trials", type=int, default=300, help="trials per setting (history: 20 times more)")
     parser.add_argument("--jitter", type=float, default=0.02, help="process-to-process noise within a job")
     parser.add_argument("--workers", type=int, default=2)

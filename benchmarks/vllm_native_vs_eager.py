@@ -6,14 +6,13 @@ peaks in vLLM's worker, NVML over this process tree). Then the runner's latency 
 `vllm bench latency` (vllm/benchmarks/latency.py, run as vLLM's own CLI) on the same configuration.
 Prints a table and writes vllm_native_vs_eager.json to --out (default $OUT, else the current folder).
 
-GPU:  python benchmarks/vllm_native_vs_eager.py
-CPU check: python benchmarks/vllm_native_vs_eager.py --model tiny-llama --batch-sizes 1,4 --output-len 16 \
+GPU:  python -m benchmarks.vllm_native_vs_eager
+CPU check: python -m benchmarks.vllm_native_vs_eager --model tiny-llama --batch-sizes 1,4 --output-len 16 \
            --warmup 1 --iterations 3 --agreement-iterations 5
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -22,9 +21,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from pytest_aotperf.llm.metrics import without_cache_state  # noqa: E402
+from benchmarks.common import (
+    add_generation_options,
+    add_out_folder,
+    child_environment,
+    module_command,
+    script_parser,
+    write_json,
+)
+from pytest_aotperf.llm.metrics import without_cache_state
 
 AGREEMENT_TOLERANCE = 0.05
 VLLM_BENCH_LATENCY = "--as-vllm-bench-latency"
@@ -33,17 +38,11 @@ MODES = {"native": {}, "eager": {"enforce_eager": True}}
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="llama-3.2-1b", help="shipped spec or config folder (default %(default)s)")
-    parser.add_argument("--batch-sizes", default="1,4,16", help="comma-separated (default %(default)s)")
-    parser.add_argument("--prompt-len", type=int, default=32, help="default %(default)s (vLLM's benchmark)")
-    parser.add_argument("--output-len", type=int, default=128, help="default %(default)s (vLLM's benchmark)")
-    parser.add_argument("--warmup", type=int, default=10, help="warm-up iterations (default %(default)s)")
-    parser.add_argument("--iterations", type=int, default=30, help="timed iterations (default %(default)s)")
+    parser = script_parser(__doc__)
+    add_generation_options(parser, warmup=10, iterations=30)
     parser.add_argument("--agreement-batch-size", type=int, default=8, help="default %(default)s (vLLM's benchmark)")
     parser.add_argument("--agreement-iterations", type=int, default=30, help="default %(default)s")
-    parser.add_argument("--gpu-memory-utilization", type=float, default=0.5, help="default %(default)s")
-    parser.add_argument("--out", default=os.environ.get("OUT", "."), help="folder for the JSON (default $OUT or .)")
+    add_out_folder(parser)
     return parser.parse_args()
 
 
@@ -56,9 +55,9 @@ def engine_options(args, device, mode):
 
 def nvml_process_tree_used():
     """GPU memory NVML shows for this process tree, in bytes, or None without NVML."""
-    from pytest_aotperf.measure.memory import _nvml_used
+    from pytest_aotperf.measure.memory import SystemReadings
 
-    used, _source, _reason = _nvml_used()
+    used, _source, _reason = SystemReadings().nvml_used()
     return used
 
 
@@ -79,7 +78,6 @@ def metric_value(recorder, name):
 def run_mode(args, device, mode, cache_root):
     """Cold and warm builds of one mode, then generation at each batch size on the warm engine."""
     from pytest_aotperf.backends.vllm import VllmBackend
-    from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan
     from pytest_aotperf.recorder import PerfRecorder
 
     os.environ["VLLM_CACHE_ROOT"] = str(cache_root / mode)
@@ -87,7 +85,7 @@ def run_mode(args, device, mode, cache_root):
     result = {"mode": mode, "options": engine_options(args, device, mode), "builds": {}, "batches": {}}
     for build in ("cold", "warm"):
         backend = VllmBackend()
-        recorder = PerfRecorder(f"{mode}-{build}", device, CpuTimer(), SamplingPlan())
+        recorder = PerfRecorder.standalone(f"{mode}-{build}", device)
         runner = backend.llm(args.model, recorder, **result["options"])
         result["builds"][build] = {
             name: metric_value(recorder, name)
@@ -107,7 +105,7 @@ def run_mode(args, device, mode, cache_root):
             backend.close()
     result["effective_config"] = runner.effective_config
     for batch_size in args.batch_sizes:
-        recorder = PerfRecorder(f"{mode}-bs{batch_size}", device, CpuTimer(), SamplingPlan())
+        recorder = PerfRecorder.standalone(f"{mode}-bs{batch_size}", device)
         runner = backend.llm(args.model, recorder, **result["options"])
         generation = runner.generate(
             batch_size, args.prompt_len, args.output_len, warmup=args.warmup, iterations=args.iterations
@@ -120,7 +118,7 @@ def run_mode(args, device, mode, cache_root):
         }
     result["gpu_device_used"] = nvml_process_tree_used()
     if mode == "native":
-        recorder = PerfRecorder("agreement", device, CpuTimer(), SamplingPlan())
+        recorder = PerfRecorder.standalone("agreement", device)
         runner = backend.llm(args.model, recorder, **result["options"])
         generation = runner.generate(
             args.agreement_batch_size,
@@ -149,9 +147,8 @@ def run_vllm_bench_latency(argv):
 def vllm_bench_latency(args, device, spec_path, cache_root):
     """Median latency from vLLM's own `vllm bench latency` on the native configuration."""
     out_json = cache_root / "bench_latency.json"
-    command = [
-        sys.executable,
-        __file__,
+    command = module_command(
+        __spec__.name,
         VLLM_BENCH_LATENCY,
         "--model",
         spec_path,
@@ -173,7 +170,7 @@ def vllm_bench_latency(args, device, spec_path, cache_root):
         str(args.agreement_iterations),
         "--output-json",
         str(out_json),
-    ]
+    )
     if device.startswith("cuda"):
         command += ["--gpu-memory-utilization", str(args.gpu_memory_utilization)]
     else:
@@ -181,7 +178,7 @@ def vllm_bench_latency(args, device, spec_path, cache_root):
 
         command += ["--kv-cache-memory-bytes", str(CPU_KV_CACHE_BYTES)]
     env = dict(
-        os.environ,
+        child_environment(),
         VLLM_CACHE_ROOT=str(cache_root / "native"),
         TORCHINDUCTOR_CACHE_DIR=str(cache_root / "native" / "inductor"),
     )
@@ -229,7 +226,6 @@ def main():
     # The parent touches CUDA (device check, NVML) before the engines start: their workers must spawn.
     os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
     args = parse_args()
-    args.batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
     from pytest_aotperf.backends.vllm import VllmBackend
     from pytest_aotperf.llm import installed_release, resolve_model
 
@@ -258,12 +254,10 @@ def main():
             "within_tolerance": abs(difference) <= AGREEMENT_TOLERANCE,
             "vllm_bench_command": command,
         },
-        "command": " ".join([Path(sys.executable).name] + sys.argv),
+        "command": " ".join([Path(sys.executable).name, "-m", __spec__.name, *sys.argv[1:]]),
     }
     print_table(results, args)
-    out = Path(args.out) / "vllm_native_vs_eager.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, default=str))
+    out = write_json(Path(args.out) / "vllm_native_vs_eager.json", results, indent=2)
     print(f"wrote {out}")
 
 

@@ -249,3 +249,40 @@ class PerfRecorder:
             yield
         except ValueError as error:
             raise ValueError(f"{self.test_id}: {error}") from None
+
+    @classmethod
+    def standalone(
+        cls,
+        name: str,
+        device: Optional[str] = None,
+        *,
+        plan: Optional[SamplingPlan] = None,
+        memory: bool = False,
+        tolerance: Optional[float] = None,
+        timer: Optional[Timer] = None,
+    ) -> PerfRecorder:
+        """A recorder outside a test's `aot_perf` fixture (a script, pytest-benchmark's gate), named `name`.
+
+        `device` is "cuda" where torch sees one, else "cpu"; `timer` the device's (`timer_for`); `plan`
+        the default sampling. `memory` starts a memory monitor now, its metrics returned by `finish()`.
+        `tolerance` (every metric's) ends sampling once the median is tight for it; without one, sampling
+        fills the time budget.
+        """
+        from .measure.timing import timer_for
+
+        if device is None:
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        monitor = MemoryMonitor(use_cuda=device.startswith("cuda")) if memory else None
+        recorder = cls(
+            name,
+            device,
+            timer if timer is not None else timer_for(device),
+            plan if plan is not None else SamplingPlan(),
+            monitor,
+            tolerance=no_tolerance if tolerance is None else lambda metric, kind: tolerance,
+        )
+        if monitor is not None:
+            monitor.start()
+        return recorder

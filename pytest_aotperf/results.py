@@ -26,8 +26,6 @@ ADDED: BaselineChange = "added"
 UPDATED: BaselineChange = "updated"
 KEPT: BaselineChange = "kept"
 BASELINE_CHANGES: Tuple[BaselineChange, ...] = (ADDED, UPDATED, KEPT)
-LEGACY_CHANGES = {"new": ADDED}
-"""Reports written before 0.2 said "new" for a first recorded metric, the word the verdict uses."""
 
 
 class ReportError(ValueError):
@@ -86,7 +84,6 @@ class PerfTestResult:
         verdicts = json_field(data, "verdicts", dict, where)
         changes: Dict[str, BaselineChange] = {}
         for name, change in json_field(data, "baseline_changes", dict, where, {}).items():
-            change = LEGACY_CHANGES.get(change, change)
             if change not in BASELINE_CHANGES:
                 raise SchemaError(f"{where}.baseline_changes.{name}: {change!r} is not one of {BASELINE_CHANGES}")
             changes[name] = change

@@ -1,14 +1,10 @@
-"""The users' claims, answered from a run of benchmarks/llm_backends.py (recorded numbers, no GPU)."""
+"""The users' claims, answered from a run of benchmarks.llm_backends (recorded numbers, no GPU)."""
 
 import json
 
 import pytest
-from benchmark_scripts import load_benchmark
 
-
-@pytest.fixture(scope="module")
-def llm_backends():
-    return load_benchmark("llm_backends")
+from benchmarks import llm_backends
 
 
 def run(
@@ -33,7 +29,7 @@ RUNS = {
 }
 
 
-def test_each_claim_gets_its_ratio_and_verdict(llm_backends):
+def test_each_claim_gets_its_ratio_and_verdict():
     rows = {row["claim"]: row for row in llm_backends.claims(RUNS, [1])}
     assert rows["38% faster first compile"]["ratio"] == pytest.approx(14.9 / 30.0)
     assert rows["38% faster first compile"]["verdict"] == "confirmed"
@@ -44,7 +40,7 @@ def test_each_claim_gets_its_ratio_and_verdict(llm_backends):
     assert rows["15-25% lower latency from CUDA graphs (batch 1)"]["verdict"] == "confirmed"
 
 
-def test_a_claim_without_both_numbers_is_not_comparable(llm_backends):
+def test_a_claim_without_both_numbers_is_not_comparable():
     rows = {row["claim"]: row for row in llm_backends.claims(RUNS, [1, 16])}
     graphs = rows["17% less memory (CUDA graphs)"]  # vLLM logged no capture here
     assert graphs["ratio"] is None and graphs["verdict"] == "not comparable"
@@ -52,7 +48,7 @@ def test_a_claim_without_both_numbers_is_not_comparable(llm_backends):
     assert rows["21-28% more tokens/s (batch 16)"]["verdict"] == "not comparable"
 
 
-def test_a_warm_start_claim_is_not_judged_when_a_warm_build_missed_its_cache(llm_backends):
+def test_a_warm_start_claim_is_not_judged_when_a_warm_build_missed_its_cache():
     runs = dict(RUNS, vllm={"warm": run(0.257, 498.0, 37.9, 11.0, 4.0, 461.0, cache="cold")})
     rows = {row["claim"]: row for row in llm_backends.claims(runs, [1])}
     start = rows["62% faster start from a compile cache"]
@@ -61,7 +57,7 @@ def test_a_warm_start_claim_is_not_judged_when_a_warm_build_missed_its_cache(llm
     assert rows["21-28% more tokens/s (batch 1)"]["verdict"] == "refuted", "throughput does not depend on the cache"
 
 
-def test_runs_kept_from_an_earlier_part_must_share_the_compared_arguments(llm_backends, tmp_path):
+def test_runs_kept_from_an_earlier_part_must_share_the_compared_arguments(tmp_path):
     earlier = tmp_path / "llm_backends.json"
     args = llm_backends.parse_args(["--backends", "eager,inductor"])
     arguments = {name: getattr(args, name) for name in llm_backends.COMPARED_ARGS}

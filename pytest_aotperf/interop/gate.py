@@ -13,7 +13,6 @@ from typing import Any, Callable, Mapping, cast
 
 import pytest
 
-from ..measure.timing import timer_for
 from ..recorder import PerfRecorder
 from ..stash import RECORDER_KEY, session_of
 
@@ -73,7 +72,7 @@ def keep_benchmark_stats(item: pytest.Item) -> None:
     recorder = item.stash.get(RECORDER_KEY, None)
     if recorder is None:
         device = funcargs.get("aot_device", "cpu")
-        recorder = PerfRecorder(item.nodeid, device, timer_for(device), session_of(item.config).settings.plan)
+        recorder = PerfRecorder.standalone(item.nodeid, device, plan=session_of(item.config).settings.plan)
         item.stash[RECORDER_KEY] = recorder
     if fixture.stats is None:
         recorder.record_unavailable(METRIC, NOT_TIMED, unit="s", kind="timing")

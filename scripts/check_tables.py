@@ -1,28 +1,25 @@
 """Markdown tables of checks against committed baselines: what each machine's reports judged, per metric.
 
 Each argument is LABEL=REPORT[,REPORT...] (the JSON reports of one machine, one per backend, as
-`benchmarks/gpu_suite_reports.sh` writes them). Prints, per machine, the time of its first
+`scripts/gpu_suite_reports.sh` writes them). Prints, per machine, the time of its first
 report, the count of verdicts per metric group and status, and every verdict that is not
 `unchanged`, `info` or `unavailable`; then `gpu_time`'s change per test on every machine.
 Groups: `gpu_time`, exact counts, memory, one-shot durations, and the host-bound rest (latency,
 TTFT, TPOT and the rates derived from them).
 
-    python benchmarks/check_tables.py C=c-eager.json,c-inductor.json D=d-eager.json,d-inductor.json
+    PYTHONPATH=. python scripts/check_tables.py C=c-eager.json,c-inductor.json D=d-eager.json,d-inductor.json
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from pytest_aotperf.metrics import Metric  # noqa: E402
-from pytest_aotperf.results import RunReport, load_report  # noqa: E402
-from pytest_aotperf.verdict import INFO, UNAVAILABLE, UNCHANGED, Verdict  # noqa: E402
+from pytest_aotperf.metrics import Metric
+from pytest_aotperf.results import RunReport, load_report
+from pytest_aotperf.verdict import INFO, UNAVAILABLE, UNCHANGED, Verdict
 
 QUIET = (UNCHANGED, INFO, UNAVAILABLE)
 

@@ -2,7 +2,7 @@
 # The example suite on the GPU machine, one pytest process per backend (as the nightly job runs it),
 # each judged against the committed baselines and writing its report: the runs that record
 # baselines (`aotperf refresh --from-reports`) and the checks on machines that did not record them.
-#   PYTHONPATH=. bash benchmarks/gpu_suite_reports.sh BACKEND[,BACKEND...] OUT_DIR TAG
+#   PYTHONPATH=. bash scripts/gpu_suite_reports.sh BACKEND[,BACKEND...] OUT_DIR TAG
 # Writes OUT_DIR/TAG-reports.tgz holding TAG-BACKEND.json/.md/.log.
 set -uo pipefail
 backends=$1 out=$2 tag=$3

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The example suite on the GPU machine: refresh the baselines, then check the suite against them.
-#   PYTHONPATH=. [AOT_BACKENDS=cudagraph] bash benchmarks/gpu_example_suite.sh [OUT_DIR]
+#   PYTHONPATH=. [AOT_BACKENDS=cudagraph] bash scripts/gpu_example_suite.sh [OUT_DIR]
 # AOT_BACKENDS picks the backends (default: eager,inductor,cudagraph,vllm; vllm needs vLLM staged).
 # Each backend runs in a pytest process of its own, as the nightly job runs them.
 # Writes refresh-BACKEND.log/json, check-BACKEND.log/json/md and baselines.tgz (the machine's new

@@ -1,0 +1,73 @@
+"""What the benchmark scripts share: their common options, the machine a result was measured on, JSON
+results, and a script run again as a process of its own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Union
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def script_parser(doc: str) -> argparse.ArgumentParser:
+    """A script's parser, described by the first line of its docstring."""
+    return argparse.ArgumentParser(description=doc.splitlines()[0])
+
+
+def add_out_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, metavar="PATH", help="where to write the JSON results")
+
+
+def add_out_folder(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default=os.environ.get("OUT", "."), help="folder for the JSON (default $OUT or .)")
+
+
+def comma_ints(text: str) -> List[int]:
+    return [int(part) for part in text.split(",")]
+
+
+def add_generation_options(parser: argparse.ArgumentParser, warmup: int, iterations: int) -> None:
+    """The LLM and the generations measured: by default the shape of vLLM's own latency benchmark."""
+    parser.add_argument("--model", default="llama-3.2-1b", help="shipped spec or config folder (default %(default)s)")
+    parser.add_argument(
+        "--batch-sizes", type=comma_ints, default="1,4,16", help="comma-separated (default %(default)s)"
+    )
+    parser.add_argument("--prompt-len", type=int, default=32, help="default %(default)s (vLLM's benchmark)")
+    parser.add_argument("--output-len", type=int, default=128, help="default %(default)s (vLLM's benchmark)")
+    parser.add_argument(
+        "--warmup", type=int, default=warmup, help="warm-up generations per batch size (default %(default)s)"
+    )
+    parser.add_argument(
+        "--iterations", type=int, default=iterations, help="timed generations per batch size (default %(default)s)"
+    )
+    parser.add_argument("--gpu-memory-utilization", type=float, default=0.5, help="vLLM's (default %(default)s)")
+
+
+def cuda_environment() -> Dict[str, Any]:
+    """The GPU, and the torch and CUDA builds, a result was measured with."""
+    import torch
+
+    return {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "cuda": torch.version.cuda}
+
+
+def write_json(path: Union[str, Path], document: Any, indent: int = 1) -> Path:
+    """`document` as JSON at `path` (its folder made); a value JSON has no type for is written as its str."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=indent, default=str) + "\n")
+    return path
+
+
+def module_command(module: str, *arguments: str) -> List[str]:
+    """The command that runs `module` (`benchmarks.NAME`) in a new Python process of this interpreter."""
+    return [sys.executable, "-m", module, *arguments]
+
+
+def child_environment() -> Dict[str, str]:
+    """This process's environment with the repository first on the import path (the entries there kept),
+    so that a child finds `benchmarks` and the package whatever its working folder."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
