@@ -1,13 +1,46 @@
-"""The models the evaluation pipeline compiled, small enough to run on a CPU."""
+"""The models the evaluation pipeline compiled, small enough to run on a CPU.
+
+Three environment knobs change them the way a regression would, to show the gate catches it:
+- `AOTPERF_EXAMPLE_EXTRA_BLOCK=1`: one more block of device work per call (a hidden layer, a
+  convolution, an encoder layer), the kind of change a slower kernel or a wider model makes;
+- `AOTPERF_EXAMPLE_HOOKS=1`: a forward hook on every module (host-side work in eager mode);
+- `AOTPERF_EXAMPLE_GRAPH_BREAK=1`: one graph break in the forward.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Callable, Tuple
 
 import torch
 from torch import nn
 
 InputFn = Callable[[int], Tuple[torch.Tensor, ...]]
+
+
+def knob(name: str) -> bool:
+    return os.environ.get(f"AOTPERF_EXAMPLE_{name}", "") not in ("", "0")
+
+
+class Regressed(nn.Module):
+    """The model as built, with the regressions the knobs ask for (none: the model itself, unwrapped)."""
+
+    def __init__(self, model: nn.Module, graph_break: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.graph_break = graph_break
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        if self.graph_break:
+            torch._dynamo.graph_break()
+        return self.model(*inputs)
+
+
+def with_knobs(model: nn.Module) -> nn.Module:
+    if knob("HOOKS"):
+        for module in model.modules():
+            module.register_forward_hook(lambda module, inputs, output: None)
+    return Regressed(model, graph_break=True) if knob("GRAPH_BREAK") else model
 
 
 class EncoderStack(nn.Module):
@@ -17,6 +50,7 @@ class EncoderStack(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(vocab, dim)
         layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=4 * dim, batch_first=True, dropout=0.0)
+        layers += knob("EXTRA_BLOCK")
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.head = nn.Linear(dim, classes)
 
@@ -25,16 +59,19 @@ class EncoderStack(nn.Module):
 
 
 def mlp_classifier(features: int = 256, hidden: int = 512, classes: int = 10) -> nn.Module:
+    extra = [nn.Linear(hidden, hidden), nn.GELU()] if knob("EXTRA_BLOCK") else []
     return nn.Sequential(
-        nn.Linear(features, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, classes)
+        nn.Linear(features, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), *extra, nn.Linear(hidden, classes)
     )
 
 
 def small_cnn(classes: int = 10) -> nn.Module:
+    extra = [nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU()] if knob("EXTRA_BLOCK") else []
     return nn.Sequential(
         nn.Conv2d(3, 16, 3, padding=1),
         nn.BatchNorm2d(16),
         nn.ReLU(),
+        *extra,
         nn.MaxPool2d(2),
         nn.Conv2d(16, 32, 3, padding=1),
         nn.BatchNorm2d(32),
@@ -46,17 +83,17 @@ def small_cnn(classes: int = 10) -> nn.Module:
 
 
 def build_encoder(device: str, seq_len: int = 32) -> Tuple[nn.Module, InputFn]:
-    module = EncoderStack().to(device).eval()
+    module = with_knobs(EncoderStack()).to(device).eval()
     return module, lambda batch: (torch.randint(0, 1000, (batch, seq_len), device=device),)
 
 
 def build_mlp(device: str) -> Tuple[nn.Module, InputFn]:
-    module = mlp_classifier().to(device).eval()
+    module = with_knobs(mlp_classifier()).to(device).eval()
     return module, lambda batch: (torch.randn(batch, 256, device=device),)
 
 
 def build_cnn(device: str) -> Tuple[nn.Module, InputFn]:
-    module = small_cnn().to(device).eval()
+    module = with_knobs(small_cnn()).to(device).eval()
     return module, lambda batch: (torch.randn(batch, 3, 32, 32, device=device),)
 
 
