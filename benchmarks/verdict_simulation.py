@@ -11,7 +11,10 @@ The model of one check (one metric of one test on one night), lognormal througho
 - the rules: `baseline-1` a baseline from one earlier night; `baseline-3` from three (`refresh --runs 3`:
   the last run's samples, the three runs' values); `history-10` the band of ten earlier nights
   (`history_allowance`, judge's `allowance`); `ab-3` base and head in one job, three processes each,
-  sharing the night's shift (what `aotperf ab` does).
+  sharing the night's shift (what `aotperf ab` does); `host-5`, `host-10`, `host-20` the default rule of a
+  host-speed metric (`judge_host_speed`): the band of the baseline's 5, 10 or 20 recorded runs, each an
+  earlier night's process (run with `--jitter 0.3`, the process-to-process noise of host speed measured on
+  the H200s).
 Each check draws its own shifts, independent of the other 99 checks of its night: the worst case for a
 night of 100 checks. Tolerance 10% (the default).
 
@@ -19,10 +22,12 @@ Every verdict scales with the slowdown (the bootstrap picks the same indices wha
 verdict per trial gives the slowdown at which that trial starts to fail: (1 + allowance) / low end of the
 ratio's interval. The rates are counts over trials of that critical slowdown; for the first CHECKED trials
 of each setting, `judge` is called again at each slowdown and must agree. Where too few trials fail to
-count the false-failure rate, the `tail` column estimates it from a normal fit of the log critical
-slowdowns.
+count the false-failure rate, the `estimated` column estimates it: for the rules that judge a point against
+a band (history, host), from each trial's band and the known distribution of an unchanged run
+(`beyond_band`); for the others, from a normal fit of the log critical slowdowns.
 
     python -m benchmarks.verdict_simulation --trials 300
+    python -m benchmarks.verdict_simulation --trials 300 --rules host-5,host-10,host-20 --jitter 0.3
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ from typing import Callable, Dict, List, Sequence, Tuple
 from benchmarks.common import script_parser
 from pytest_aotperf.ab.judge import judge_rounds
 from pytest_aotperf.history.bands import history_allowance
+from pytest_aotperf.host_speed import judge_host_speed
 from pytest_aotperf.metrics import Metric
-from pytest_aotperf.verdict import NEW, NOISY, REGRESSED, Verdict, judge
+from pytest_aotperf.verdict import INFO, NEW, NOISY, REGRESSED, Verdict, judge
 
 TOLERANCE = 0.10
 SAMPLES = 20
@@ -48,9 +54,12 @@ WITHIN = (0.01, 0.05, 0.15)
 SHIFTS = (0.0, 0.05, 0.10, 0.20)
 STRICT_CONFIDENCE = 0.9998
 """A band one night in 100 of 100 checks oversteps by chance: 1e-4 a check above it."""
-RULES = ("baseline-1", "baseline-3", "history-10", "history-10-strict", "ab-3")
+RULES = ("baseline-1", "baseline-3", "history-10", "history-10-strict", "ab-3", "host-5", "host-10", "host-20")
+BANDED_RULES = ("host-", "history-")
+"""Rules whose verdict is a point against a band: their false-failure rate is computed from each trial's
+band (`beyond_band`) rather than fitted."""
 HISTORY_TRIALS_FACTOR = 20
-"""The history rule needs no bootstrap, so it runs this many times more trials."""
+"""The history and host rules need no bootstrap, so they run this many times more trials."""
 CHECKED = 10
 CHECKS_PER_NIGHT = 100
 
@@ -99,33 +108,64 @@ def ab_trial(rng: random.Random, within: float, shift: float, jitter: float) -> 
     return lambda factor: judge_rounds(base, [metric(h, factor) for h in head], TOLERANCE)
 
 
+def host_trial(runs: int) -> Callable[[random.Random, float, float, float], Judged]:
+    def trial(rng: random.Random, within: float, shift: float, jitter: float) -> Judged:
+        earlier = [metric(process(rng, night(rng, shift), within, jitter)) for _ in range(runs)]
+        stored = earlier[-1].stored(runs=tuple(m.value for m in earlier if m.value is not None))
+        tonight = process(rng, night(rng, shift), within, jitter)
+        return lambda factor: judge_host_speed(metric(tonight, factor), stored, TOLERANCE)
+
+    return trial
+
+
 TRIALS = {
     "baseline-1": baseline_trial(1),
     "baseline-3": baseline_trial(3),
     "history-10": history_trial(0.99),
     "history-10-strict": history_trial(STRICT_CONFIDENCE),
     "ab-3": ab_trial,
+    "host-5": host_trial(5),
+    "host-10": host_trial(10),
+    "host-20": host_trial(20),
 }
 
 
 def critical_slowdown(verdict: Verdict) -> float:
     """The slowdown beyond which this trial's verdict is `regressed`; never where it is not judged:
-    `noisy` (the spread is relative, so noisy at every slowdown) or `new` (the history rule after a
-    level step it found in the earlier nights, with too few nights since)."""
-    if verdict.status in (NOISY, NEW):
+    `noisy` (the spread is relative, so noisy at every slowdown), `new` (the history rule after a
+    level step it found in the earlier nights, with too few nights since) or `info` (a host-speed
+    metric with too few runs)."""
+    if verdict.status in (NOISY, NEW, INFO):
         return math.inf
     assert verdict.current is not None and verdict.baseline is not None
     low = verdict.interval[0] if verdict.interval is not None else verdict.current / verdict.baseline
     return (1 + verdict.tolerance + verdict.drift) / low
 
 
+def beyond_band(verdict: Verdict, within: float, shift: float, jitter: float) -> float:
+    """The chance that an unchanged run falls beyond a banded verdict's upper edge, given the band drawn.
+
+    Unchanged, tonight's value is the median of SAMPLES samples of a process whose level is the true
+    level (1) shifted by the night and the process: lognormal, of log-variance shift^2 + jitter^2 plus
+    the median's (pi / 2) within^2 / SAMPLES. Averaged over trials, an unbiased estimate of the false
+    rate that needs no failing trial to count.
+    """
+    if verdict.status in (NOISY, NEW, INFO) or verdict.baseline is None:
+        return 0.0
+    edge = verdict.baseline * (1 + verdict.tolerance + verdict.drift)
+    sigma = math.sqrt(shift**2 + jitter**2 + math.pi / 2 * within**2 / SAMPLES)
+    return 1 - statistics.NormalDist(0, sigma).cdf(math.log(edge))
+
+
 def simulate(setting: Tuple[str, float, float, float, int, int]) -> Dict[str, float]:
     rule, within, shift, jitter, trials, seed = setting
     rng = random.Random(seed)
-    criticals = []
+    criticals, beyond = [], []
     for index in range(trials):
         judged = TRIALS[rule](rng, within, shift, jitter)
-        critical = critical_slowdown(judged(1.0))
+        unchanged = judged(1.0)
+        critical = critical_slowdown(unchanged)
+        beyond.append(beyond_band(unchanged, within, shift, jitter))
         if index < CHECKED:
             for factor in (1.0, *SLOWDOWNS):
                 if abs(factor / critical - 1) > 1e-9 and (judged(factor).status == REGRESSED) != (factor > critical):
@@ -133,8 +173,11 @@ def simulate(setting: Tuple[str, float, float, float, int, int]) -> Dict[str, fl
         criticals.append(critical)
     logs = [math.log(c) for c in criticals if math.isfinite(c)]  # trials not judged never fail
     false_rate = sum(c < 1 for c in criticals) / trials
-    fit = statistics.NormalDist(statistics.fmean(logs), statistics.stdev(logs)) if len(logs) > 1 else None
-    tail = fit.cdf(0.0) * len(logs) / trials if fit is not None else 0.0
+    if rule.startswith(BANDED_RULES):
+        tail = statistics.fmean(beyond)
+    else:
+        fit = statistics.NormalDist(statistics.fmean(logs), statistics.stdev(logs)) if len(logs) > 1 else None
+        tail = fit.cdf(0.0) * len(logs) / trials if fit is not None else 0.0
     result = {"trials": trials, "false": false_rate, "not judged": 1 - len(logs) / trials, "tail": tail}
     result.update({f"{s}x": sum(c < s for c in criticals) / trials for s in SLOWDOWNS})
     return result
@@ -162,7 +205,7 @@ def main() -> None:
             within,
             shift,
             args.jitter,
-            args.trials * (HISTORY_TRIALS_FACTOR if rule.startswith("history") else 1),
+            args.trials * (HISTORY_TRIALS_FACTOR if rule.startswith(BANDED_RULES) else 1),
             seed,
         )
         for seed, (within, shift, rule) in enumerate((w, s, r) for w in WITHIN for s in SHIFTS for r in RULES)
@@ -172,13 +215,13 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         results = list(pool.map(simulate, settings))
     print(
-        f"{len(settings)} settings, {args.trials} trials each (history: {args.trials * HISTORY_TRIALS_FACTOR}), "
+        f"{len(settings)} settings, {args.trials} trials each (history, host: {args.trials * HISTORY_TRIALS_FACTOR}), "
         f"{SAMPLES} samples per process, process jitter {args.jitter:.0%}, tolerance {TOLERANCE:.0%}; "
         f"{time.perf_counter() - started:.0f} s"
     )
     print()
     print(
-        "| within-run | run-to-run | rule | false failures / 100 nights (counted) | (normal tail) | "
+        "| within-run | run-to-run | rule | false failures / 100 nights (counted) | (estimated) | "
         + " | ".join(f"detects {s}x" for s in SLOWDOWNS)
         + " | not judged (noisy, new) |"
     )

@@ -26,8 +26,8 @@ TOLERANCE: HostRule = "tolerance"
 HOST_RULES: Tuple[HostRule, ...] = (SPREAD, TOLERANCE)
 HOST_MIN_RUNS = 5
 """Runs a host-speed metric needs before its spread is judged; fewer give information only."""
-HOST_CONFIDENCE = 0.999
-"""The band's prediction interval: about one false failure in 2,000 unchanged checks of one metric."""
+HOST_CONFIDENCE = 0.9999
+"""The band's prediction interval: one unchanged check of one metric in 20,000 fails on the slow side."""
 BASELINE_RUNS = "baseline runs"
 
 

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from benchmarks import verdict_simulation as simulation
-from pytest_aotperf.verdict import NEW, NOISY, UNCHANGED, Verdict
+from pytest_aotperf.verdict import INFO, NEW, NOISY, UNCHANGED, Verdict
 
 
 def verdict(status, interval=None, drift=0.0):
@@ -16,7 +16,7 @@ def test_a_trial_fails_beyond_the_allowance_over_the_low_end_of_its_interval():
     assert simulation.critical_slowdown(verdict(UNCHANGED, (0.95, 1.05), drift=0.05)) == pytest.approx(1.15 / 0.95)
 
 
-@pytest.mark.parametrize("status", [NOISY, NEW])
+@pytest.mark.parametrize("status", [NOISY, NEW, INFO])
 def test_a_trial_that_is_not_judged_never_fails(status):
     assert simulation.critical_slowdown(verdict(status)) == math.inf
 
@@ -24,3 +24,15 @@ def test_a_trial_that_is_not_judged_never_fails(status):
 def test_an_ab_trial_agrees_with_its_critical_slowdown_at_every_slowdown():
     result = simulation.simulate(("ab-3", 0.15, 0.0, 0.3, 12, 7))
     assert result["trials"] == 12 and 0 <= result["not judged"] <= 1 and result["2.0x"] >= result["1.1x"]
+
+
+def test_host_trials_are_judged_from_five_runs_on_and_rarely_fail_unchanged():
+    five, twenty = (simulation.simulate((rule, 0.01, 0.0, 0.3, 20, 3)) for rule in ("host-5", "host-20"))
+    assert five["not judged"] == 0 and twenty["not judged"] == 0
+    assert 0 <= twenty["tail"] < 1e-3
+
+
+def test_the_chance_beyond_a_band_is_that_of_a_normal_tail_on_the_log_scale():
+    edge_at_two_sigma = Verdict("latency", UNCHANGED, 1.0, math.exp(0.6) / 1.1, "s", 0.10)
+    assert simulation.beyond_band(edge_at_two_sigma, 0.0, 0.0, 0.3) == pytest.approx(0.02275, rel=1e-3)
+    assert simulation.beyond_band(verdict(INFO), 0.0, 0.0, 0.3) == 0.0
