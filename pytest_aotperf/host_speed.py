@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal, Optional, Sequence, Tuple
 
-from .history.bands import Allowance, prediction_band
+from .history.bands import Allowance, band_allowance
 from .metrics import Metric
 from .verdict import INFO, Verdict, judge
 
@@ -43,15 +43,7 @@ def host_band(runs: Sequence[float], tolerance: float, source: str) -> Optional[
     None below HOST_MIN_RUNS runs."""
     if len(runs) < HOST_MIN_RUNS or min(runs) <= 0:
         return None
-    reference, low, high = prediction_band(runs, HOST_CONFIDENCE)
-    return Allowance(
-        reference=reference,
-        low=min(low, reference * (1 - tolerance)),
-        high=max(high, reference * (1 + tolerance)),
-        runs=len(runs),
-        confidence=HOST_CONFIDENCE,
-        source=source,
-    )
+    return band_allowance(runs, tolerance, HOST_CONFIDENCE, source)
 
 
 def judge_host_speed(

@@ -112,13 +112,19 @@ def history_allowance(
     recent = since_step[-window:]
     if len(recent) < max(min_runs, 2) or min(recent) <= 0:
         return None
-    reference, low, high = prediction_band(recent, confidence)
+    return band_allowance(recent, tolerance, confidence)
+
+
+def band_allowance(values: Sequence[float], tolerance: float, confidence: float, source: str = "history") -> Allowance:
+    """The prediction band of `values` (two or more, positive), never narrower than `tolerance`."""
+    reference, low, high = prediction_band(values, confidence)
     return Allowance(
         reference=reference,
         low=min(low, reference * (1 - tolerance)),
         high=max(high, reference * (1 + tolerance)),
-        runs=len(recent),
+        runs=len(values),
         confidence=confidence,
+        source=source,
     )
 
 
