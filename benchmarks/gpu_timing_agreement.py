@@ -23,8 +23,8 @@ import triton
 from benchmarks.common import add_out_file, cuda_environment, script_parser, write_json
 from example_tests.models import MODELS
 from pytest_aotperf.measure.gpu_health import read_clock
-from pytest_aotperf.measure.memory import MemoryMonitor
 from pytest_aotperf.measure.timing import L2Flusher, SamplingPlan
+from pytest_aotperf.memory_monitor import MemoryMonitor
 from pytest_aotperf.recorder import PerfRecorder
 
 AGREEMENT = 0.03

@@ -115,7 +115,7 @@ def run_child(args: argparse.Namespace) -> None:
                 iterations=args.iterations if measuring else 1,
                 greedy=True,
             )
-            metrics = {without_cache_state(m.name): m for m in recorder.finish()}
+            metrics = {without_cache_state(m.name): m for m in recorder.finish().metrics}
             entry: Dict[str, Any] = {
                 name: metric_value(metrics, name) for name in BUILD_METRICS + MEMORY_METRICS + BUILD_MEMORY_METRICS
             }

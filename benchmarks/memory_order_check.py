@@ -20,8 +20,8 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.common import add_out_file, script_parser, write_json
-from pytest_aotperf.llm.engine import BUILD_PREFIX
-from pytest_aotperf.measure.memory import MEMORY_METRICS
+from pytest_aotperf.llm.engine_cache import BUILD_PREFIX
+from pytest_aotperf.memory_monitor import MEMORY_METRICS
 from pytest_aotperf.verdict import MEMORY_SLACK_BYTES
 
 TOLERANCE = 0.05

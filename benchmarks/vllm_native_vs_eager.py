@@ -174,7 +174,7 @@ def vllm_bench_latency(args, device, spec_path, cache_root):
     if device.startswith("cuda"):
         command += ["--gpu-memory-utilization", str(args.gpu_memory_utilization)]
     else:
-        from pytest_aotperf.llm.options import CPU_KV_CACHE_BYTES
+        from pytest_aotperf.llm.vllm.options import CPU_KV_CACHE_BYTES
 
         command += ["--kv-cache-memory-bytes", str(CPU_KV_CACHE_BYTES)]
     env = dict(
@@ -227,7 +227,8 @@ def main():
     os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
     args = parse_args()
     from pytest_aotperf.backends.vllm import VllmBackend
-    from pytest_aotperf.llm import installed_release, resolve_model
+    from pytest_aotperf.llm import resolve_model
+    from pytest_aotperf.llm.vllm import installed_release
 
     device = VllmBackend().device
     with tempfile.TemporaryDirectory(prefix="aotperf-vllm-bench-") as tmp:

@@ -2,24 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import pytest
 
-from .backends import Backend, BackendUnsupported, CompiledModel
+from .backends import Backend, BackendUnsupported
+from .compiled import CompiledModel
+from .gpus import UNCHANGED
+from .llm.runner import Runner
 from .marks import MarkerSpec
-from .measure.memory import MemoryMonitor
 from .measure.timing import Timer, timer_for
+from .memory_monitor import MemoryMonitor
 from .metrics import Kind
-from .recorder import PerfRecorder
+from .recorder import PerfRecorder, ToleranceLookup, no_tolerance
 from .reporting.progress import progress_step
 from .session import NO_BACKEND
-from .stash import COMPILED_KEY, RECORDER_KEY, SPEC_KEY, session_of
+from .stash import GPU_KEY, RECORDER_KEY, SPEC_KEY, session_of
 
 
 def backend_name(item: pytest.Item) -> str:
     callspec = getattr(item, "callspec", None)
     return callspec.params.get("aot_backend", NO_BACKEND) if callspec else NO_BACKEND
+
+
+def recorder_for(
+    item: pytest.Item,
+    device: str,
+    timer: Timer,
+    memory: Optional[MemoryMonitor] = None,
+    tolerance: ToleranceLookup = no_tolerance,
+) -> PerfRecorder:
+    """The recorder of `item`: its baselines kept under the item's backend, its timings flagged where this
+    xdist worker shares its GPU."""
+    return PerfRecorder(
+        item.nodeid,
+        device,
+        timer,
+        session_of(item.config).settings.plan,
+        memory,
+        tolerance=tolerance,
+        backend=backend_name(item),
+        gpu=item.config.stash.get(GPU_KEY, UNCHANGED),
+    )
 
 
 @pytest.fixture
@@ -66,7 +90,7 @@ def aot_perf(request: pytest.FixtureRequest, aot_device: str, aot_timer: Timer) 
     def tolerance(name: str, kind: Kind) -> float:
         return spec.tolerance_for(name, settings.default_tolerance(kind))
 
-    recorder = PerfRecorder(request.node.nodeid, aot_device, aot_timer, settings.plan, memory, tolerance=tolerance)
+    recorder = recorder_for(request.node, aot_device, aot_timer, memory, tolerance)
     memory.start()
     request.node.stash[RECORDER_KEY] = recorder
     return recorder
@@ -77,7 +101,6 @@ def aot_compile(
     aot_backend: Backend, aot_perf: PerfRecorder, request: pytest.FixtureRequest
 ) -> Callable[..., CompiledModel]:
     """`aot_compile(module, example_inputs, batch_sizes=None, **options)`: the module compiled by this backend."""
-    compiled: List[CompiledModel] = request.node.stash.setdefault(COMPILED_KEY, [])
 
     def compile_module(
         module: Any, example_inputs: Sequence[Any], batch_sizes: Optional[Sequence[int]] = None, **options: Any
@@ -90,18 +113,18 @@ def aot_compile(
                 model = aot_backend.compile(module, inputs, sizes, **options)
         except BackendUnsupported as reason:
             pytest.skip(str(reason))
-        compiled.append(model)
+        aot_perf.attach(model)
         return model
 
     return compile_module
 
 
 @pytest.fixture
-def aot_llm(aot_backend: Backend, aot_perf: PerfRecorder, request: pytest.FixtureRequest) -> Callable[..., Any]:
+def aot_llm(aot_backend: Backend, aot_perf: PerfRecorder, request: pytest.FixtureRequest) -> Callable[..., Runner]:
     """`aot_llm(model, **options)`: an LLM runner on this backend (options from the marker, then the call)."""
     marker_options = request.node.stash[SPEC_KEY].llm_options
 
-    def llm(model: str, **options: Any) -> Any:
+    def llm(model: str, **options: Any) -> Runner:
         try:
             step = f"{aot_backend.name}: engine for {model} (built, or shared with earlier tests)"
             with progress_step(request.config if aot_backend.runs_llms else None, step):

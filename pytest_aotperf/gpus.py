@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, MutableMapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Mapping, MutableMapping, Optional, Sequence, Tuple
 
 if TYPE_CHECKING:
     from .metrics import Metric
@@ -142,10 +142,9 @@ def flag_shared(metrics: Tuple[Metric, ...], assignment: Assignment) -> Tuple[Me
     )
 
 
-def keyed_backend(backend: str, config: Mapping[str, Any]) -> str:
+def keyed_backend(backend: str, tensor_parallel_size: int) -> str:
     """The backend a test's baseline is kept under: `vllm-tp2` for a run with tensor_parallel_size=2.
 
     A result on two GPUs is then never compared with one on a single GPU; TP 1 keeps the plain name.
     """
-    size = config.get(TENSOR_PARALLEL_SIZE, 1)
-    return f"{backend}-tp{size}" if isinstance(size, int) and size > 1 else backend
+    return f"{backend}-tp{tensor_parallel_size}" if tensor_parallel_size > 1 else backend

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import pytest
 
@@ -21,7 +20,7 @@ from .reporting.markdown import write_markdown
 from .reporting.terminal import summary_lines
 from .results import PerfTestId, ReportError, load_report, run_values, write_report
 from .session import NO_BACKEND, AotPerfSession
-from .stash import COMPILED_KEY, GPU_KEY, RECORDER_KEY, SESSION_KEY, SPEC_KEY, session_of
+from .stash import GPU_KEY, RECORDER_KEY, SESSION_KEY, SPEC_KEY, session_of
 
 MEASURING_FIXTURES = ("aot_perf", "aot_compile", "aot_llm")
 
@@ -116,20 +115,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     recorder = item.stash.get(RECORDER_KEY, None)
     if call.when != "call" or recorder is None or not report.passed:
         return report
-    config: Dict[str, Any] = {}
-    compiled = item.stash[COMPILED_KEY] if COMPILED_KEY in item.stash else []
-    for index, model in enumerate(compiled):
-        suffix = f"_{index + 1}" if index else ""
-        stats = model.stats
-        for metric in stats.metrics:
-            recorder.add(dataclasses.replace(metric, name=metric.name + suffix))
-        config[f"compile{suffix}"] = dict(stats.details)
-    config.update(recorder.config)
-    gpu = item.config.stash.get(GPU_KEY, gpus.UNCHANGED)
-    config.update(gpu.record())
+    recorded = recorder.finish()
     aot = session_of(item.config)
-    test = PerfTestId.of(item.nodeid, gpus.keyed_backend(backend_name(item), config))
-    result = aot.judge(test, gpus.flag_shared(recorder.finish(), gpu), item.stash[SPEC_KEY], config)
+    test = PerfTestId.of(item.nodeid, recorded.baseline_key)
+    result = aot.judge(test, recorded.metrics, item.stash[SPEC_KEY], recorded.config)
     if xdist.is_worker(item.config):
         result = xdist.send(report, result)
     else:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from .compiled import CompiledModel
+from .gpus import TENSOR_PARALLEL_SIZE, UNCHANGED, Assignment, flag_shared, keyed_backend
 from .measure.device_time import DeviceProbe, DeviceTiming
 from .measure.dynamo import compiled_graph_count
 from .measure.gpu_health import health_context, read_clock
-from .measure.kernels import NO_CUDA_REASON
-from .measure.memory import MemoryMonitor, absolute_of
+from .measure.kernels import NO_CUDA_FOR_KERNEL_COUNT
 from .measure.timing import L2Flusher, SamplingPlan, Timer, sample
+from .memory_monitor import MemoryMonitor, absolute_of
 from .metrics import Better, Kind, Metric
 from .units import format_quantity
 
@@ -53,11 +56,20 @@ def device_context(device: DeviceTiming) -> Dict[str, object]:
     }
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A finished test's measurement, as the plugin judges and stores it."""
+
+    metrics: Tuple[Metric, ...]
+    config: Mapping[str, Any]
+    """The configuration measured (see `PerfRecorder.config`), stored with the baseline."""
+    baseline_key: str
+    """The backend the test's baselines are kept under: `vllm-tp2` for an engine on two GPUs."""
+
+
 class PerfRecorder:
     """Records a test's metrics. `measure` times a callable; `record` stores any other value."""
 
-    config: Dict[str, Any]
-    """The configuration measured (e.g. an engine's effective options), stored with the baseline."""
     _l2_flusher: Optional[L2Flusher]
     """Made by the first measurement that flushes the L2, then kept: its buffer is 256 MiB."""
 
@@ -71,8 +83,12 @@ class PerfRecorder:
         graph_count: Callable[[], int] = compiled_graph_count,
         tolerance: ToleranceLookup = no_tolerance,
         device_probe: Optional[DeviceProbe] = None,
+        backend: str = "",
+        gpu: Assignment = UNCHANGED,
     ) -> None:
-        """`device_probe` times device time beside latency: made on CUDA when not given, none elsewhere."""
+        """`device_probe` times device time beside latency: made on CUDA when not given, none elsewhere.
+        `backend`: the test's (its baselines' key); `gpu`: this xdist worker's (its timings are flagged
+        `shared-gpu` where it shares it)."""
         self.test_id = test_id
         self.device = device
         self._timer = timer
@@ -84,7 +100,12 @@ class PerfRecorder:
         self._device_probe = device_probe if device_probe is not None else DeviceProbe() if self._on_gpu else None
         self._l2_flusher = None
         self._metrics: Dict[str, Metric] = {}
-        self.config = {}
+        self._backend = backend
+        self._gpu = gpu
+        self._compiled: List[CompiledModel] = []
+        self._llm: Optional[Dict[str, Any]] = None
+        self._tensor_parallel_size = 1
+        self._recorded: Optional[Recorded] = None
 
     @property
     def metrics(self) -> Tuple[Metric, ...]:
@@ -152,7 +173,7 @@ class PerfRecorder:
         gpu_time, kernels, overhead = (derived_name(name, m) for m in ("gpu_time", "kernels_per_call", "host_overhead"))
         if self._device_probe is None:
             self.record_unavailable(gpu_time, NO_DEVICE_TIME, unit="s", kind="timing")
-            self.record_unavailable(kernels, NO_CUDA_REASON, unit="count", kind="count")
+            self.record_unavailable(kernels, NO_CUDA_FOR_KERNEL_COUNT, unit="count", kind="count")
             self.add(host_overhead(overhead, unavailable=NO_DEVICE_TIME))
             return
         assert latency.value is not None  # a timing of samples has a median
@@ -211,16 +232,58 @@ class PerfRecorder:
             metric = Metric(name=name, unit=unit, better=better, kind=kind, unavailable=reason)
         return self.add(metric)
 
-    def finish(self) -> Tuple[Metric, ...]:
-        """Add the memory metrics (unless the test or backend recorded its own, then without their
-        absolute companions either) and return all."""
+    def attach(self, model: CompiledModel) -> None:
+        """A model compiled for this test: its compile statistics are recorded when the test finishes."""
+        self._compiled.append(model)
+
+    def configure_llm(self, effective_config: Mapping[str, Any], tensor_parallel_size: int = 1) -> None:
+        """The LLM engine the test runs on: its configuration, and the GPUs it spans (above 1, the test's
+        baselines are kept apart: `vllm-tp2`)."""
+        self._llm = dict(effective_config)
+        self._tensor_parallel_size = tensor_parallel_size
+
+    def note_decode_graphs(self, graphs: Mapping[str, float]) -> None:
+        """The decode graphs' replays, padded and ungraphed calls so far, kept in the LLM's configuration."""
+        if self._llm is None:
+            self._llm = {}
+        self._llm["decode_graphs"] = dict(graphs)
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The configuration measured so far, as it is stored with the baseline: each attached model's compile
+        details (`compile`, `compile_2`, ...), the LLM's (`llm`), the GPUs it spans and this worker's GPU."""
+        config: Dict[str, Any] = {f"compile{suffix}": dict(model.stats.details) for suffix, model in self._suffixed()}
+        if self._llm is not None:
+            config["llm"] = dict(self._llm)
+        if self._tensor_parallel_size > 1:
+            config[TENSOR_PARALLEL_SIZE] = self._tensor_parallel_size
+        config.update(self._gpu.record())
+        return config
+
+    def finish(self) -> Recorded:
+        """Add the attached models' compile statistics (the second model's as `compile_s_2`, ...) and the memory
+        metrics (unless the test or backend recorded its own, then without their absolute companions either);
+        the test's measurement, every timing flagged `shared-gpu` where this worker shares its GPU. Once: a
+        second call returns the same."""
+        if self._recorded is not None:
+            return self._recorded
+        for suffix, model in self._suffixed():
+            for metric in model.stats.metrics:
+                self.add(dataclasses.replace(metric, name=metric.name + suffix))
         if self._memory is not None:
             recorded = set(self._metrics)
             for metric in self._memory.finish():
                 if metric.name not in recorded and absolute_of(metric.name) not in recorded:
                     self._metrics[metric.name] = metric
             self._memory = None
-        return self.metrics
+        metrics = flag_shared(self.metrics, self._gpu)
+        self._recorded = Recorded(metrics, self.config, keyed_backend(self._backend, self._tensor_parallel_size))
+        return self._recorded
+
+    def _suffixed(self) -> Iterator[Tuple[str, CompiledModel]]:
+        """Each attached model with the suffix of its metrics and configuration: none for the first, `_2`, ..."""
+        for index, model in enumerate(self._compiled):
+            yield (f"_{index + 1}" if index else ""), model
 
     def restart_memory(self) -> None:
         """Count the test's memory from now: what it was handed so far (an LLM engine, built now or

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import List
-
 import pytest
 
-from .backends import CompiledModel
 from .gpus import Assignment
 from .marks import MarkerSpec
 from .recorder import PerfRecorder
@@ -15,7 +12,6 @@ from .session import AotPerfSession
 SESSION_KEY = pytest.StashKey[AotPerfSession]()
 RECORDER_KEY = pytest.StashKey[PerfRecorder]()
 SPEC_KEY = pytest.StashKey[MarkerSpec]()
-COMPILED_KEY = pytest.StashKey[List[CompiledModel]]()
 GPU_KEY = pytest.StashKey[Assignment]()
 """The GPU this process was given as an xdist worker (see gpus.py)."""
 

@@ -50,7 +50,8 @@ class Verdict:
     flags: Tuple[str, ...] = ()
     note: str = ""
     reference: str = ""
-    """What `baseline` is when not the stored baseline: "history mean" or "baseline runs mean" for a band learned from runs."""
+    """What `baseline` is when not the stored baseline: "history mean" or "baseline runs mean" for a band
+    learned from runs."""
 
     def describe(self) -> str:
         """e.g. `latency median 2.31 ms vs baseline 1.20 ms (+92.5%, tolerance 10%)`."""

@@ -3,10 +3,11 @@
 import pytest
 import torch
 
-from pytest_aotperf.backends import BackendUnsupported, CompileStats, create_backend
-from pytest_aotperf.backends.cudagraph import NO_CUDA_REASON, CudaGraphBackend
-from pytest_aotperf.backends.cudagraph_capture import CaptureError
-from pytest_aotperf.backends.cudagraph_replay import (
+from pytest_aotperf.backends import BackendUnsupported, create_backend
+from pytest_aotperf.backends.cudagraph import NO_CUDA_FOR_GRAPHS, CudaGraphBackend
+from pytest_aotperf.compiled import CompileStats
+from pytest_aotperf.graphs.capture import CaptureError
+from pytest_aotperf.graphs.replay import (
     COPIED,
     LENT,
     VIEWS,
@@ -29,7 +30,7 @@ def test_registry_builds_the_cudagraph_backend():
 
 @needs_no_cuda
 def test_without_cuda_the_backend_says_why_it_is_unavailable():
-    assert CudaGraphBackend().unavailable_reason() == NO_CUDA_REASON
+    assert CudaGraphBackend().unavailable_reason() == NO_CUDA_FOR_GRAPHS
 
 
 @needs_no_cuda

@@ -7,9 +7,11 @@ from fake_timer import CONFTEST
 from test_plugin import run
 
 from pytest_aotperf import gpus
-from pytest_aotperf.backends.vllm import record_parallel_size
+from pytest_aotperf.backends.vllm import tensor_parallel_size
 from pytest_aotperf.gpus import Assignment, GpuAssignmentError, assign_gpu
+from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan
 from pytest_aotperf.metrics import Metric
+from pytest_aotperf.recorder import PerfRecorder
 
 
 def test_not_under_xdist_nothing_changes():
@@ -68,15 +70,18 @@ def test_shared_gpu_flags_timings_only():
     assert gpus.flag_shared(metrics, Assignment("0", 0, shared=False)) == metrics
 
 
+def recorded_llm(options):
+    recorder = PerfRecorder("t", "cpu", CpuTimer(), SamplingPlan(), backend="vllm")
+    recorder.configure_llm({}, tensor_parallel_size(options))
+    return recorder.finish()
+
+
 def test_tensor_parallel_results_are_kept_under_their_own_backend():
-    config: dict = {}
-    record_parallel_size(config, {"tensor_parallel_size": 2, "max_model_len": 256})
-    assert config == {"tensor_parallel_size": 2}
-    assert gpus.keyed_backend("vllm", config) == "vllm-tp2"
-    single: dict = {}
-    record_parallel_size(single, {"tensor_parallel_size": 1})
-    record_parallel_size(single, {})
-    assert single == {} and gpus.keyed_backend("vllm", single) == "vllm"
+    recorded = recorded_llm({"tensor_parallel_size": 2, "max_model_len": 256})
+    assert recorded.config == {"llm": {}, "tensor_parallel_size": 2}
+    assert recorded.baseline_key == "vllm-tp2"
+    for single in (recorded_llm({"tensor_parallel_size": 1}), recorded_llm({})):
+        assert single.config == {"llm": {}} and single.baseline_key == "vllm"
 
 
 def test_a_tensor_parallel_test_stores_its_baseline_apart(pytester):
@@ -85,7 +90,7 @@ def test_a_tensor_parallel_test_stores_its_baseline_apart(pytester):
     pytester.makepyfile(
         test_perf="""
 def test_tp(aot_backend, aot_perf):
-    aot_perf.config["tensor_parallel_size"] = 2
+    aot_perf.configure_llm({}, tensor_parallel_size=2)
     aot_perf.measure(lambda: None)
 """
     )

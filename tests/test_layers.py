@@ -7,14 +7,26 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pytest_aotperf"
 LAYERS = (
-    ("", "units", "schema", "atomic", "compile_cache", "measure", "history.bands", "history.trend", "environment_change"),
-    ("metrics", "measure.memory"),
+    (
+        "",
+        "units",
+        "schema",
+        "atomic",
+        "compile_cache",
+        "measure",
+        "history.bands",
+        "history.trend",
+        "environment_change",
+    ),
+    ("metrics", "memory_monitor"),
     ("verdict", "gpus", "host_speed"),
     ("results",),
     ("baselines", "history"),
     ("reporting", "interop.benchmark_json"),
+    ("compiled", "graphs"),
     ("recorder",),
-    ("llm", "backends"),
+    ("llm",),
+    ("backends",),
     (
         "marks",
         "options",

@@ -8,15 +8,15 @@ import pytest
 import torch
 
 from pytest_aotperf.llm import hf_model
-from pytest_aotperf.llm.buildlog import GraphCapture
-from pytest_aotperf.llm.generation import generate_greedy, position_tables
-from pytest_aotperf.llm.hf_engine import hf_options
+from pytest_aotperf.llm.hf.engine import hf_options
+from pytest_aotperf.llm.hf.generation import generate_greedy, position_tables
+from pytest_aotperf.llm.hf.programs import BuildCost, cache_length, cache_state, capture_size
+from pytest_aotperf.llm.hf.runner import record_shape_build
+from pytest_aotperf.llm.hf.static_cache import CacheWrite, StaticKVCache, attention_mask
 from pytest_aotperf.llm.hf_model import resolve_dtype, seeded_folder
-from pytest_aotperf.llm.hf_runner import generation_of, record_build
-from pytest_aotperf.llm.metrics import record_generation
-from pytest_aotperf.llm.programs import BuildCost, cache_length, cache_state, capture_size
+from pytest_aotperf.llm.metrics import GraphCapture, record_generation
+from pytest_aotperf.llm.runner import generation_of
 from pytest_aotperf.llm.specs import resolve_model
-from pytest_aotperf.llm.static_cache import CacheWrite, StaticKVCache, attention_mask
 from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan
 from pytest_aotperf.recorder import PerfRecorder
 
@@ -129,7 +129,7 @@ def fake_engine(mode):
 def test_build_time_is_split_into_model_build_compile_and_capture():
     rec = recorder()
     cost = BuildCost(compile_s=30.0, compile_cache="warm", capture=GraphCapture(seconds=1.5, memory_bytes=4096.0))
-    record_build(rec, fake_engine("cudagraph"), cost, model_built_now=False, built_now=True)
+    record_shape_build(rec, fake_engine("cudagraph"), cost, model_built_now=False, built_now=True)
     metrics = {m.name: m for m in rec.metrics}
     assert set(metrics) == {
         "model_build_s",
@@ -146,7 +146,7 @@ def test_build_time_is_split_into_model_build_compile_and_capture():
 
 def test_eager_records_compile_and_graphs_unavailable_with_the_reason():
     rec = recorder()
-    record_build(rec, fake_engine("eager"), BuildCost(), model_built_now=True, built_now=True)
+    record_shape_build(rec, fake_engine("eager"), BuildCost(), model_built_now=True, built_now=True)
     metrics = {m.name: m for m in rec.metrics}
     assert metrics["compile_s"].unavailable == "the eager backend compiles nothing"
     assert metrics["cudagraph_memory"].unavailable == "the eager backend captures no CUDA graphs"

@@ -8,10 +8,11 @@ import time
 import psutil
 import pytest
 
-from pytest_aotperf.llm.engine import BUILD_PREFIX, EngineCache
-from pytest_aotperf.measure.memory import (
+from pytest_aotperf.llm.engine_cache import BUILD_PREFIX, EngineCache
+from pytest_aotperf.measure.memory import COMPILE_WORKERS, process_tree
+from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan
+from pytest_aotperf.memory_monitor import (
     ABSOLUTE,
-    COMPILE_WORKERS,
     GPU_DEVICE_USED,
     GPU_PEAK_ALLOCATED,
     GPU_PEAK_RESERVED,
@@ -20,9 +21,7 @@ from pytest_aotperf.measure.memory import (
     NO_RSS_RESET,
     NO_TORCH_CUDA,
     MemoryMonitor,
-    process_tree,
 )
-from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan
 from pytest_aotperf.recorder import PerfRecorder
 
 
@@ -120,7 +119,7 @@ def test_nvml_readings_of_different_sources_are_not_subtracted():
 def test_a_backends_own_memory_metric_replaces_the_monitors_and_its_absolute_companion():
     recorder = PerfRecorder("t", "cpu", CpuTimer(), SamplingPlan(), memory=MemoryMonitor(False, Recorded()))
     recorder.record("gpu_peak_allocated", 5 * MiB, unit="B", kind="memory", source="worker")
-    names = {m.name for m in recorder.finish()}
+    names = {m.name for m in recorder.finish().metrics}
     assert GPU_PEAK_ALLOCATED in names and GPU_PEAK_ALLOCATED + ABSOLUTE not in names
     assert HOST_PEAK_RSS in names and HOST_PEAK_RSS + ABSOLUTE in names
 
@@ -146,7 +145,7 @@ def test_a_restart_takes_what_is_held_then_as_the_start():
     monitor.start()
     readings.host_start = 700 * MiB  # the engine was built
     recorder.restart_memory()
-    metrics = {m.name: m for m in recorder.finish()}
+    metrics = {m.name: m for m in recorder.finish().metrics}
     assert metrics[HOST_PEAK_RSS].value == 200 * MiB and metrics[GPU_DEVICE_USED].value == 100 * MiB
 
 

@@ -2,8 +2,8 @@
 
 import torch
 
-from pytest_aotperf.measure.memory import HOST_PEAK_RSS, MEMORY_METRICS
 from pytest_aotperf.measure.timing import SamplingPlan
+from pytest_aotperf.memory_monitor import HOST_PEAK_RSS, MEMORY_METRICS
 from pytest_aotperf.recorder import PerfRecorder
 
 PLAN = SamplingPlan(warmup_s=0, min_warmup=1, min_samples=5, max_samples=5, max_time_s=1.0)
@@ -40,6 +40,6 @@ def test_one_tolerance_serves_every_metric():
 
 
 def test_memory_is_recorded_only_when_asked():
-    with_memory = {m.name for m in PerfRecorder.standalone("t", "cpu", memory=True).finish()}
+    with_memory = {m.name for m in PerfRecorder.standalone("t", "cpu", memory=True).finish().metrics}
     assert HOST_PEAK_RSS in with_memory
-    assert not {m.name for m in PerfRecorder.standalone("t", "cpu").finish()} & set(MEMORY_METRICS)
+    assert not {m.name for m in PerfRecorder.standalone("t", "cpu").finish().metrics} & set(MEMORY_METRICS)

@@ -13,7 +13,7 @@ from llm_metrics import metrics_by_name  # noqa: E402
 
 from pytest_aotperf.backends.base import BackendUnsupported  # noqa: E402
 from pytest_aotperf.backends.vllm import VllmBackend  # noqa: E402
-from pytest_aotperf.llm import EngineStartError, OptionError  # noqa: E402
+from pytest_aotperf.llm.vllm import EngineStartError, OptionError  # noqa: E402
 from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan  # noqa: E402
 from pytest_aotperf.recorder import PerfRecorder  # noqa: E402
 

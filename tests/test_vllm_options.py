@@ -2,8 +2,9 @@
 
 import pytest
 
-from pytest_aotperf.llm import buildlog
-from pytest_aotperf.llm.options import (
+from pytest_aotperf.llm.specs import SHIPPED_MODELS, ModelSpecError, resolve_model
+from pytest_aotperf.llm.vllm import buildlog
+from pytest_aotperf.llm.vllm.options import (
     CPU_KV_CACHE_BYTES,
     PROBE_EXTENSION,
     OptionError,
@@ -11,7 +12,6 @@ from pytest_aotperf.llm.options import (
     compilation_options,
     engine_options,
 )
-from pytest_aotperf.llm.specs import SHIPPED_MODELS, ModelSpecError, resolve_model
 
 COMPILATION_FIELDS_0_26 = frozenset(
     """mode debug_dump_path cache_dir compile_cache_save_format backend custom_ops
@@ -165,7 +165,7 @@ def test_the_failure_cause_is_the_last_exception_line():
 
 def test_the_installed_release_is_read_from_vllms_own_classes():
     vllm = pytest.importorskip("vllm")
-    from pytest_aotperf.llm.options import installed_release
+    from pytest_aotperf.llm.vllm.options import installed_release
 
     release = installed_release()
     assert release.version == vllm.__version__

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_aotperf.backends import Backend, BackendUnsupported, CompiledModel, CompileStats
+from pytest_aotperf.backends import Backend, BackendUnsupported
+from pytest_aotperf.compiled import CompiledModel, CompileStats
 from pytest_aotperf.measure.timing import SamplingPlan
 from pytest_aotperf.options import Settings
 from pytest_aotperf.session import AotPerfSession

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Dict
 
-from .base import Backend, BackendUnsupported, CompiledModel, CompileStats, stat
+from .base import Backend, BackendUnsupported
 
 _REGISTRY: Dict[str, str] = {
     "eager": "pytest_aotperf.backends.eager:EagerBackend",
@@ -18,9 +18,6 @@ KNOWN_BACKENDS = tuple(_REGISTRY)
 __all__ = [
     "Backend",
     "BackendUnsupported",
-    "CompiledModel",
-    "CompileStats",
-    "stat",
     "KNOWN_BACKENDS",
     "create_backend",
 ]

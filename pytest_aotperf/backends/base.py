@@ -3,53 +3,18 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
+
+from ..compiled import CompiledModel
+from ..memory_monitor import MemoryMonitor
 
 if TYPE_CHECKING:
-    from ..llm.runner import LlmRunner
+    from ..llm.runner import Runner
     from ..recorder import PerfRecorder
-
-from ..measure.memory import MemoryMonitor
-from ..metrics import Better, Kind, Metric
 
 
 class BackendUnsupported(Exception):
     """The backend cannot do what the test asks (the test is skipped with this reason)."""
-
-
-def stat(
-    name: str, value: float, unit: str, kind: Kind = "value", better: Better = "lower", informational: bool = False
-) -> Metric:
-    """A compile statistic (`compile_s`, `graphs`, `capture_s`, ...) as the metric the test records."""
-    return Metric(name=name, unit=unit, better=better, kind=kind, value=float(value), informational=informational)
-
-
-@dataclass(frozen=True)
-class CompileStats:
-    """What compiling cost and produced. `metrics` are recorded on the test's recorder."""
-
-    metrics: Tuple[Metric, ...] = ()
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    def value(self, name: str) -> Optional[float]:
-        return next((m.value for m in self.metrics if m.name == name), None)
-
-
-class CompiledModel:
-    """A compiled module, callable like the module, with its compile statistics."""
-
-    def __init__(self, call: Callable[..., Any], stats: CompileStats) -> None:
-        self._call = call
-        self._stats = stats
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._call(*args, **kwargs)
-
-    @property
-    def stats(self) -> CompileStats:
-        """Statistics now (a backend with run-time counters, such as replays, adds them here)."""
-        return self._stats
 
 
 class Backend(ABC):
@@ -74,7 +39,7 @@ class Backend(ABC):
 
     def default_batch_sizes(self, example_inputs: Sequence[Any]) -> Tuple[int, ...]:
         """Batch sizes to compile for when the test names none: the example's own."""
-        from .inputs import batch_size_of
+        from ..graphs.inputs import batch_size_of
 
         return (batch_size_of(example_inputs),)
 
@@ -84,8 +49,8 @@ class Backend(ABC):
     ) -> CompiledModel:
         """Compile `module` for `example_inputs` and every batch size in `batch_sizes`."""
 
-    def llm(self, model: str, recorder: PerfRecorder, **options: Any) -> LlmRunner:
-        """An LLM runner for `model` (the vllm backend, and the module compilers through `HfLlmBackend`)."""
+    def llm(self, model: str, recorder: PerfRecorder, **options: Any) -> Runner:
+        """An LLM runner for `model` (the vllm backend, and the module compilers through `TorchModuleBackend`)."""
         raise BackendUnsupported(f"aot_llm is not supported by the {self.name!r} backend")
 
     def monitor(self) -> MemoryMonitor:

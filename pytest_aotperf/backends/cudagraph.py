@@ -1,16 +1,15 @@
 """`cudagraph`: Inductor without its own CUDA graphs, then CUDA graphs per batch size, replayed.
 
 Compiling runs torch.compile (cold, timed, one Inductor graph per batch size), then captures
-`torch.cuda.CUDAGraph`s per batch size (cudagraph_capture) and replays them, routing each call on
-its batch size and lending outputs without copies where it is safe (cudagraph_replay).
+`torch.cuda.CUDAGraph`s per batch size (graphs.capture) and replays them, routing each call on
+its batch size and lending outputs without copies where it is safe (graphs.replay).
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional, Sequence, Tuple
 
-from .base import BackendUnsupported
-from .cudagraph_capture import (
+from ..graphs.capture import (
     CaptureError,
     CaptureRequest,
     capture_compiled,
@@ -20,16 +19,17 @@ from .cudagraph_capture import (
     compile_kwargs_without_cudagraphs,
     non_cuda_tensor,
 )
-from .cudagraph_replay import CudaGraphModel, graph_set_modes
-from .hf_llm import HfLlmBackend
+from ..graphs.replay import CudaGraphModel, graph_set_modes
+from .base import BackendUnsupported
 from .inductor import compile_for_batch_sizes
+from .torch_module import TorchModuleBackend
 
 NAME = "cudagraph"
 DEFAULT_BATCH_SIZES = (1, 2, 4, 8)
-NO_CUDA_REASON = "CUDA graphs need a CUDA device; torch.cuda.is_available() is False"
+NO_CUDA_FOR_GRAPHS = "CUDA graphs need a CUDA device; torch.cuda.is_available() is False"
 
 
-class CudaGraphBackend(HfLlmBackend):
+class CudaGraphBackend(TorchModuleBackend):
     """Inductor, then manual CUDA graph capture per batch size (see the module docstring)."""
 
     name = NAME
@@ -40,7 +40,7 @@ class CudaGraphBackend(HfLlmBackend):
     def unavailable_reason(self) -> Optional[str]:
         import torch
 
-        return None if torch.cuda.is_available() else NO_CUDA_REASON
+        return None if torch.cuda.is_available() else NO_CUDA_FOR_GRAPHS
 
     @property
     def device(self) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .base import CompiledModel, CompileStats
-from .hf_llm import HfLlmBackend
+from ..compiled import CompiledModel, CompileStats
+from .torch_module import TorchModuleBackend
 
 
-class EagerBackend(HfLlmBackend):
+class EagerBackend(TorchModuleBackend):
     name = "eager"
     slow_compile = False
 

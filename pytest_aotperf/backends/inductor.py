@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterable, Optional, Sequence, Tuple
 
+from ..compiled import CompiledModel, CompileStats, stat
+from ..graphs.inputs import resize_batch
 from ..measure.dynamo import compiled_graph_count, graph_break_count
 from ..metrics import Metric
-from .base import CompiledModel, CompileStats, stat
-from .hf_llm import HfLlmBackend
-from .inputs import resize_batch
+from .torch_module import TorchModuleBackend
 
 
 def synchronize(device: str) -> None:
@@ -44,7 +44,7 @@ def compile_for_batch_sizes(
     )
 
 
-class InductorBackend(HfLlmBackend):
+class InductorBackend(TorchModuleBackend):
     name = "inductor"
 
     def compile(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, Dict, Mapping, NoReturn, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, NoReturn, Optional, Sequence
 
 from .base import Backend, BackendUnsupported
 
 if TYPE_CHECKING:
-    from ..llm import EngineCache, LlmRunner
+    from ..llm.engine_cache import EngineCache
+    from ..llm.runner import Runner
     from ..recorder import PerfRecorder
 
 NOT_A_MODULE_COMPILER = (
@@ -39,17 +40,18 @@ class VllmBackend(Backend):
     ) -> NoReturn:
         raise BackendUnsupported(NOT_A_MODULE_COMPILER)
 
-    def llm(self, model: str, recorder: PerfRecorder, **options: Any) -> LlmRunner:
+    def llm(self, model: str, recorder: PerfRecorder, **options: Any) -> Runner:
         """A runner on the engine for `model` with `options` (built now, or shared with an earlier test)."""
-        from ..llm import EngineCache, LlmRunner, build_engine
+        from ..llm.engine_cache import EngineCache
+        from ..llm.vllm.engine import build_engine
+        from ..llm.vllm.runner import VllmRunner
 
         if self._engines is None:
             self._engines = EngineCache(functools.partial(build_engine, device=self.device), self.monitor)
         engine, built_now = self._engines.get(model, options)
         recorder.add_all(self._engines.build_memory)
-        runner = LlmRunner(engine, recorder, built_now)
-        recorder.config["llm"] = runner.effective_config
-        record_parallel_size(recorder.config, options)
+        runner = VllmRunner(engine, recorder, built_now)
+        recorder.configure_llm(runner.effective_config, tensor_parallel_size(options))
         return runner
 
     def close(self) -> None:
@@ -57,10 +59,8 @@ class VllmBackend(Backend):
             self._engines.close()
 
 
-def record_parallel_size(config: Dict[str, Any], options: Mapping[str, Any]) -> None:
-    """Store a tensor_parallel_size above 1 in the test's configuration: its baseline is kept apart (`vllm-tp2`)."""
+def tensor_parallel_size(options: Mapping[str, Any]) -> int:
+    """The GPUs an engine with `options` spans: above 1, its test's baseline is kept apart (`vllm-tp2`)."""
     from ..gpus import TENSOR_PARALLEL_SIZE
 
-    size = int(options.get(TENSOR_PARALLEL_SIZE, 1) or 1)
-    if size > 1:
-        config[TENSOR_PARALLEL_SIZE] = size
+    return int(options.get(TENSOR_PARALLEL_SIZE, 1) or 1)

@@ -13,7 +13,8 @@ from typing import Any, Callable, Mapping, cast
 
 import pytest
 
-from ..recorder import PerfRecorder
+from ..fixtures import recorder_for
+from ..measure.timing import timer_for
 from ..stash import RECORDER_KEY, session_of
 
 METRIC = "benchmark"
@@ -72,7 +73,7 @@ def keep_benchmark_stats(item: pytest.Item) -> None:
     recorder = item.stash.get(RECORDER_KEY, None)
     if recorder is None:
         device = funcargs.get("aot_device", "cpu")
-        recorder = PerfRecorder.standalone(item.nodeid, device, plan=session_of(item.config).settings.plan)
+        recorder = recorder_for(item, device, timer_for(device))
         item.stash[RECORDER_KEY] = recorder
     if fixture.stats is None:
         recorder.record_unavailable(METRIC, NOT_TIMED, unit="s", kind="timing")

@@ -1,21 +1,17 @@
-"""LLM runs on vLLM: model specs, engine options per vLLM release, engines and the runner."""
+"""LLMs on every backend: model specs, the shared runner (`generate` timed and recorded alike everywhere), the
+seeded `transformers` model, one engine at a time; `hf/` runs the model on eager, inductor and cudagraph, `vllm/`
+on vLLM's engine."""
 
-from .engine import Engine, EngineCache, EngineStartError, build_engine
+from .engine_cache import EngineCache
 from .metrics import Generation
-from .options import OptionError, installed_release
-from .runner import LlmRunner
+from .runner import Runner
 from .specs import SHIPPED_MODELS, ModelSpecError, resolve_model
 
 __all__ = [
-    "Engine",
     "EngineCache",
-    "EngineStartError",
     "Generation",
-    "LlmRunner",
     "ModelSpecError",
-    "OptionError",
+    "Runner",
     "SHIPPED_MODELS",
-    "build_engine",
-    "installed_release",
     "resolve_model",
 ]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, List, Mapping, Sequence, Tuple, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Sequence, Tuple, TypeVar
+
+from ..metrics import Kind
+
+if TYPE_CHECKING:
+    from ..recorder import PerfRecorder
 
 BENCH_PROMPT_ID_LIMIT = 10000
 """vLLM's latency benchmark draws prompt ids below 10000; so do we (below the vocabulary if smaller)."""
@@ -20,9 +25,11 @@ class Generation:
     ttft_s: Tuple[float, ...]
     tpot_s: Tuple[float, ...]
     output_tokens_per_s: Tuple[float, ...]
-    token_ids: Tuple[Tuple[int, ...], ...] = ()
+    token_ids: TokenIds = ()
 
 
+TokenIds = Tuple[Tuple[int, ...], ...]
+"""Output tokens per request."""
 MAX_ITERATIONS = 40
 """The most timed generations a runner takes while latency and TPOT are still wider than their tolerance allows."""
 T = TypeVar("T")
@@ -33,7 +40,7 @@ def iterate_until_tight(
     iterations: int,
     max_iterations: int,
     series: Callable[[List[T]], Sequence[Sequence[float]]],
-    recorder: Any,
+    recorder: PerfRecorder,
 ) -> List[T]:
     """`iterations` results of `iterate()`, then more (up to `max_iterations`) until every one of `series`
     (latency, TPOT) has a median interval narrower than a quarter of the test's latency tolerance."""
@@ -62,7 +69,7 @@ def prompt_token_ids(vocab_size: int, batch_size: int, prompt_len: int, seed: in
 
 
 def record_generation(
-    recorder: Any, generation: Generation, shape: Mapping[str, int], no_request_stats: str = ""
+    recorder: PerfRecorder, generation: Generation, shape: Mapping[str, int], no_request_stats: str = ""
 ) -> None:
     """latency, output_tokens_per_s, ttft and tpot; `no_request_stats` says why ttft is missing, if it is."""
     context = dict(shape)
@@ -96,6 +103,54 @@ def without_cache_state(name: str) -> str:
     return name.replace("_cold_s", "_s").replace("_warm_s", "_s")
 
 
-def record_unavailable_graphs(recorder: Any, reason: str) -> None:
-    recorder.record_unavailable("cudagraph_capture_s", reason, unit="s", kind="duration")
-    recorder.record_unavailable("cudagraph_memory", reason, unit="B", kind="memory")
+@dataclass(frozen=True)
+class GraphCapture:
+    """What capturing CUDA graphs took: seconds and graph-pool memory."""
+
+    seconds: float
+    memory_bytes: float
+
+
+@dataclass(frozen=True)
+class Part:
+    """One cost of a build, as a runner read it: its value, or why there is none, and how it was read (context)."""
+
+    value: Optional[float] = None
+    unavailable: str = ""
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BuildParts:
+    """What building an engine (vLLM's) or a generation shape's steps (the other backends') cost."""
+
+    compile_cache: str
+    """"cold", "warm" or "none": names the build and compile metrics, so a cold build is compared with a cold one."""
+    whole: Part
+    """The whole build: vLLM's engine start as timed, or the other backends' model, compile and capture summed."""
+    compile: Part
+    capture: Part
+    graph_memory: Part
+    summed: bool = False
+    """Whether `whole` is the sum of the parts (then recorded after them)."""
+
+
+def record_build(recorder: PerfRecorder, build: BuildParts) -> None:
+    """engine_build_*_s, compile_*_s, cudagraph_capture_s and cudagraph_memory, under the same names on every
+    backend; a part that is missing is recorded as unavailable, with the reason."""
+    cache = build.compile_cache
+    if not build.summed:
+        record_part(recorder, cache_metric("engine_build", cache), build.whole, "s", "duration", compile_cache=cache)
+    record_part(recorder, cache_metric("compile", cache), build.compile, "s", "duration", compile_cache=cache)
+    record_part(recorder, "cudagraph_capture_s", build.capture, "s", "duration")
+    record_part(recorder, "cudagraph_memory", build.graph_memory, "B", "memory")
+    if build.summed:
+        record_part(recorder, cache_metric("engine_build", cache), build.whole, "s", "duration", compile_cache=cache)
+
+
+def record_part(recorder: PerfRecorder, name: str, part: Part, unit: str, kind: Kind, **context: Any) -> None:
+    """`part` as metric `name` with its context and `context`, or as unavailable (named whatever the cache)."""
+    if part.value is None:
+        recorder.record_unavailable(without_cache_state(name), part.unavailable, unit=unit, kind=kind)
+    else:
+        recorder.record(name, part.value, unit=unit, kind=kind, **context, **part.context)

@@ -1,7 +1,8 @@
 """A vLLM worker extension that reports the worker's own compile and memory figures.
 
 vLLM mixes it into its worker (`worker_extension_cls`); `llm.collective_rpc("aotperf_report")` then
-runs it in the worker process, where compilation and the model's GPU memory live.
+runs it in the worker process, where compilation and the model's GPU memory live. It stays here, beside
+llm/vllm/: its import path is part of every vllm baseline's stored configuration (`llm_kwargs`).
 """
 
 from __future__ import annotations

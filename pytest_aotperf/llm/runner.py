@@ -1,43 +1,101 @@
-"""The runner behind `aot_llm`: generation on a vLLM engine, timed and recorded."""
+"""What `aot_llm` returns on every backend: a `Runner`, whose `generate` times and records a generation the same way
+on each; a backend's runner (llm/hf, llm/vllm) says how it builds and runs one batch."""
 
 from __future__ import annotations
 
-import time
-from typing import Any, List, Mapping, Optional, Tuple
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence
 
-from .engine import Engine
 from .metrics import (
     MAX_ITERATIONS,
     Generation,
-    cache_metric,
+    TokenIds,
     check_generate_arguments,
     iterate_until_tight,
     prompt_token_ids,
     record_generation,
-    record_unavailable_graphs,
 )
 
-CPU_NO_GRAPHS = "vLLM on CPU captures no CUDA graphs"
-NO_REQUEST_STATS = "vLLM returned no per-request metrics (RequestOutput.metrics is None)"
+if TYPE_CHECKING:
+    from ..recorder import PerfRecorder
 
 
-class LlmRunner:
-    """Generates with one engine and records what it measures on the test's recorder."""
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What one `generate` call asks for: the batch's shape, the prompts' seed, greedy decoding or sampling."""
 
-    def __init__(self, engine: Engine, recorder: Any, built_now: bool) -> None:
-        self._engine = engine
+    batch_size: int
+    prompt_len: int
+    output_len: int
+    seed: int
+    greedy: bool
+
+    @property
+    def shape(self) -> Dict[str, int]:
+        """The context of every generation metric."""
+        return {"batch_size": self.batch_size, "prompt_len": self.prompt_len, "output_len": self.output_len}
+
+    def prompt_ids(self, vocab_size: int) -> List[List[int]]:
+        """The batch's prompts, the same on every backend (see `prompt_token_ids`)."""
+        return prompt_token_ids(vocab_size, self.batch_size, self.prompt_len, self.seed)
+
+
+class TimedBatch(Protocol):
+    """One timed generation of the whole batch, as a backend's runner read it."""
+
+    @property
+    def latency_s(self) -> float: ...
+
+    @property
+    def output_tokens(self) -> int:
+        """Tokens generated over the batch."""
+
+    def ttfts(self) -> Sequence[float]:
+        """Time to first token, per request where known."""
+
+    def tpots(self) -> Sequence[float]:
+        """Time per output token after the first, per request where known."""
+
+    def token_ids(self) -> TokenIds:
+        """The output tokens, per request."""
+
+
+def generation_of(runs: Sequence[TimedBatch]) -> Generation:
+    """The samples of timed batches: latency and tokens/s per batch, ttft and tpot per request where known."""
+    return Generation(
+        latency_s=tuple(run.latency_s for run in runs),
+        ttft_s=tuple(ttft for run in runs for ttft in run.ttfts()),
+        tpot_s=tuple(tpot for run in runs for tpot in run.tpots()),
+        output_tokens_per_s=tuple(run.output_tokens / run.latency_s for run in runs),
+        token_ids=runs[-1].token_ids(),
+    )
+
+
+def latency_and_tpot(runs: Sequence[TimedBatch]) -> List[List[float]]:
+    """The series sampling keeps tight: latency per batch, tpot per request."""
+    return [[run.latency_s for run in runs], [tpot for run in runs for tpot in run.tpots()]]
+
+
+class Runner(ABC):
+    """Generation on one backend's engine, timed and recorded on the test's recorder.
+
+    `generate` is the same on every backend; each backend's runner builds what a request needs and
+    returns one timed generation of its batch (`_prepare`).
+    """
+
+    greedy_by_default = True
+    """How `generate` decodes when the test does not say."""
+    no_request_stats = ""
+    """Why a batch may come back without per-request times (ttft), if it can."""
+
+    def __init__(self, recorder: PerfRecorder) -> None:
         self._recorder = recorder
-        record_build(recorder, engine, built_now)
 
     @property
-    def llm(self) -> Any:
-        """The `vllm.LLM` itself, for what the runner does not cover."""
-        return self._engine.llm
-
-    @property
+    @abstractmethod
     def effective_config(self) -> Mapping[str, Any]:
-        """The options passed to vllm.LLM (compilation_config included) and what vLLM made of them."""
-        return self._engine.effective_config
+        """What the test's baseline stores as its `llm` configuration."""
 
     def generate(
         self,
@@ -49,134 +107,30 @@ class LlmRunner:
         iterations: int = 10,
         max_iterations: int = MAX_ITERATIONS,
         seed: int = 0,
-        greedy: bool = False,
+        greedy: Optional[bool] = None,
     ) -> Generation:
-        """Generate `output_len` tokens for `batch_size` prompts of `prompt_len` token ids, as vLLM's
-        latency benchmark does (ids below 10000, sampling at temperature 1 unless `greedy`), and record
-        the metrics: latency (end to end per batch), ttft, tpot, output_tokens_per_s."""
-        from vllm import SamplingParams, TokensPrompt
-
+        """Generate `output_len` tokens for `batch_size` prompts of `prompt_len` token ids (drawn as vLLM's latency
+        benchmark draws them), `warmup` times, then `iterations` times timed (more, up to `max_iterations`, while
+        latency or tpot is wider than the test's tolerance allows); records latency, ttft, tpot and
+        output_tokens_per_s. `greedy` by default on eager, inductor and cudagraph (the only way they decode);
+        on vllm sampling at temperature 1 by default, as its latency benchmark."""
         check_generate_arguments(batch_size, prompt_len, output_len, warmup, iterations)
-        max_model_len = self.llm.llm_engine.model_config.max_model_len
-        if prompt_len + output_len > max_model_len:
-            raise ValueError(
-                f"prompt_len + output_len = {prompt_len + output_len} exceeds the engine's "
-                f"max_model_len {max_model_len}"
-            )
-        token_ids = prompt_token_ids(self._engine.spec.vocab_size, batch_size, prompt_len, seed)
-        prompts = [TokensPrompt(prompt_token_ids=ids) for ids in token_ids]
-        params = SamplingParams(
-            n=1,
-            temperature=0.0 if greedy else 1.0,
-            top_p=1.0,
-            ignore_eos=True,
-            max_tokens=output_len,
-            detokenize=False,
+        request = GenerationRequest(
+            batch_size, prompt_len, output_len, seed, self.greedy_by_default if greedy is None else greedy
         )
+        run = self._prepare(request)
         for _ in range(warmup):
-            self.llm.generate(prompts, sampling_params=params, use_tqdm=False)
-
-        def iterate() -> Tuple[float, List[Any]]:
-            start = time.perf_counter()
-            outputs = self.llm.generate(prompts, sampling_params=params, use_tqdm=False)
-            return time.perf_counter() - start, outputs
-
-        runs = iterate_until_tight(iterate, iterations, max_iterations, _latency_and_tpot, self._recorder)
-        latencies = [latency for latency, _ in runs]
-        throughputs = [sum(len(o.outputs[0].token_ids) for o in outputs) / latency for latency, outputs in runs]
-        timings = [request_timings(output.metrics) for _, outputs in runs for output in outputs]
-        ttfts = [ttft for ttft, _ in timings if ttft is not None]
-        tpots = [tpot for _, tpot in timings if tpot is not None]
-        outputs = runs[-1][1]
-        generation = Generation(
-            tuple(latencies),
-            tuple(ttfts),
-            tuple(tpots),
-            tuple(throughputs),
-            tuple(tuple(o.outputs[0].token_ids) for o in outputs),
-        )
-        shape = {"batch_size": batch_size, "prompt_len": prompt_len, "output_len": output_len}
-        record_generation(self._recorder, generation, shape, NO_REQUEST_STATS)
+            run()
+        runs = iterate_until_tight(run, iterations, max_iterations, latency_and_tpot, self._recorder)
+        generation = generation_of(runs)
+        record_generation(self._recorder, generation, request.shape, self.no_request_stats)
+        self._generated(request)
         return generation
 
+    @abstractmethod
+    def _prepare(self, request: GenerationRequest) -> Callable[[], TimedBatch]:
+        """Check `request` against the engine and build what it needs (recording what building cost); one timed
+        generation of its batch."""
 
-def _latency_and_tpot(runs: List[Tuple[float, List[Any]]]) -> List[List[float]]:
-    timings = [request_timings(output.metrics) for _, outputs in runs for output in outputs]
-    return [[latency for latency, _ in runs], [tpot for _, tpot in timings if tpot is not None]]
-
-
-def request_timings(stats: Any) -> Tuple[Optional[float], Optional[float]]:
-    """(time to first token, time per output token after the first) from a RequestStateStats."""
-    if stats is None:
-        return None, None
-    ttft = stats.first_token_latency
-    decoded = stats.num_generation_tokens - 1
-    tpot = (stats.last_token_ts - stats.first_token_ts) / decoded if decoded > 0 else None
-    return ttft, tpot
-
-
-def compile_cache_state(counters: Mapping[str, int]) -> str:
-    """ "warm" when vLLM loaded compiled artifacts from its cache, "cold" when it compiled, else "none"."""
-    if counters["num_compiled_artifacts_loaded"] or counters["num_aot_artifacts_loaded"]:
-        return "warm"
-    if counters["num_backend_compilations"] or counters["num_inductor_compiles"] or counters["num_aot_compiles"]:
-        return "cold"
-    return "none"
-
-
-def record_build(recorder: Any, engine: Engine, built_now: bool) -> None:
-    """Engine build time, compilation, CUDA-graph capture and the worker's GPU memory peaks."""
-    report = engine.report
-    worker = report.worker
-    cache = compile_cache_state(worker["counters"])
-    recorder.record(
-        cache_metric("engine_build", cache),
-        report.build_s,
-        unit="s",
-        kind="duration",
-        compile_cache=cache,
-        built_in_this_test=built_now,
-    )
-    if worker["compilation_time_s"] > 0:
-        recorder.record(
-            cache_metric("compile", cache),
-            worker["compilation_time_s"],
-            unit="s",
-            kind="duration",
-            compile_cache=cache,
-            source="vllm compilation_config.compilation_time",
-        )
-    else:
-        recorder.record_unavailable("compile_s", compile_unavailable_reason(worker, cache), unit="s", kind="duration")
-    capture = report.graph_capture
-    if capture is not None:
-        recorder.record(
-            "cudagraph_capture_s", capture.seconds, unit="s", kind="duration", source="vllm log (whole seconds)"
-        )
-        recorder.record("cudagraph_memory", capture.memory_bytes, unit="B", kind="memory", source="vllm log")
-    else:
-        reason = (
-            CPU_NO_GRAPHS
-            if not worker["cuda"]
-            else "CUDA graphs are off (cudagraph_mode NONE)"
-            if worker["cudagraph_mode"] == "NONE"
-            else "vLLM logged no 'Graph capturing finished' line"
-        )
-        record_unavailable_graphs(recorder, reason)
-    if worker["cuda"]:
-        for name, key in (("gpu_peak_allocated", "torch_peak_allocated"), ("gpu_peak_reserved", "torch_peak_reserved")):
-            recorder.record(name, worker[key], unit="B", kind="memory", source="torch in the vLLM worker process")
-    else:
-        for name in ("gpu_peak_allocated", "gpu_peak_reserved"):
-            recorder.record_unavailable(name, "vLLM ran on CPU: no GPU memory", unit="B", kind="memory")
-
-
-def compile_unavailable_reason(worker: Mapping[str, Any], cache: str) -> str:
-    if worker["compilation_mode"] == "NONE":
-        return "compilation is off (compilation mode NONE, e.g. enforce_eager=True)"
-    if not worker["cuda"]:
-        return (
-            f"vLLM's CPU backend does not report compilation time (compilation_config.compilation_time "
-            f"stays 0; compile cache {cache})"
-        )
-    return f"vLLM reported no compilation time (compile cache {cache})"
+    def _generated(self, request: GenerationRequest) -> None:
+        """After `request`'s generation is recorded: what else the backend records about it."""

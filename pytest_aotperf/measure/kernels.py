@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable
 KERNEL = "kernel"
 COPIES_AND_FILLS = ("gpu_memcpy", "gpu_memset")
 """The profiler's activity types of device work; annotations and synchronisations on the device are neither."""
-NO_CUDA_REASON = "no CUDA device: kernel launches are counted by the CUDA profiler"
+NO_CUDA_FOR_KERNEL_COUNT = "no CUDA device: kernel launches are counted by the CUDA profiler"
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from example_tests.models import MODELS
-from pytest_aotperf.backends.cudagraph_capture import CaptureError
-from pytest_aotperf.backends.cudagraph_replay import LENDING_SETS, OUTPUTS_LENT_OR_COPIED, OUTPUTS_VIEWS
+from pytest_aotperf.graphs.capture import CaptureError
+from pytest_aotperf.graphs.replay import LENDING_SETS, OUTPUTS_LENT_OR_COPIED, OUTPUTS_VIEWS
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 

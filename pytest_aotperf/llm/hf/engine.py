@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Tuple
 
-from . import hf_model
+from .. import hf_model
+from ..specs import ModelSpec, resolve_model
 from .programs import Program, Shape, build_program, cache_length
-from .specs import ModelSpec, resolve_model
 
 DEFAULT_CAPTURE_SIZES = (1, 2, 4, 8, 16)
 """Batch sizes the cudagraph backend captures decode graphs at; a batch between two is padded up."""
@@ -46,7 +46,7 @@ def hf_options(mode: str, spec: ModelSpec, device: str, options: Mapping[str, An
     if mode == "inductor":
         kwargs: Dict[str, Any] = {"mode": options.get("mode"), "options": inductor_options or None}
         return HfOptions(dtype, compile_kwargs={key: value for key, value in kwargs.items() if value is not None})
-    from ..backends.cudagraph_capture import check_batch_sizes, compile_kwargs_without_cudagraphs
+    from ...graphs.capture import check_batch_sizes, compile_kwargs_without_cudagraphs
 
     sizes = check_batch_sizes(options.get("batch_sizes"), DEFAULT_CAPTURE_SIZES)
     return HfOptions(dtype, sizes, compile_kwargs_without_cudagraphs(options.get("mode"), inductor_options))

@@ -20,9 +20,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from ..compiled import CompileStats, stat
 from ..metrics import Metric
-from .base import CompileStats, stat
-from .cudagraph_replay import (
+from .inputs import resize_batch
+from .replay import (
     OUTPUTS_LENT_OR_COPIED,
     OUTPUTS_VIEWS,
     VIEWS,
@@ -31,7 +32,6 @@ from .cudagraph_replay import (
     GraphSet,
     graph_set_modes,
 )
-from .inputs import resize_batch
 
 MODES_WITHOUT_CUDAGRAPHS = (None, "default", "max-autotune-no-cudagraphs")
 WARMUP_CALLS = 3
@@ -70,7 +70,7 @@ class CaptureRequest:
     example_inputs: Tuple[Any, ...]
     sizes: Tuple[int, ...]
     modes: Tuple[str, ...]
-    """One graph set (one memory pool) per mode; see cudagraph_replay."""
+    """One graph set (one memory pool) per mode; see graphs.replay."""
     fallback: bool
     """A size that cannot be captured runs without a graph (recorded) instead of raising CaptureError."""
     failed: Mapping[int, str] = field(default_factory=dict)

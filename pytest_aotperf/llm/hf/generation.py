@@ -8,7 +8,9 @@ positions (batch, 1) of the same strides, taken from tables made before the cloc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
+
+from ..metrics import TokenIds
 
 Step = Callable[[Any, Any], Any]
 """(tokens (batch, query), positions (batch, query)) -> next tokens (batch, 1)."""
@@ -32,6 +34,21 @@ class TimedRun:
         """Time per output token after the first, or None with a single output token."""
         decoded = self.output_len - 1
         return (self.latency_s - self.ttft_s) / decoded if decoded > 0 else None
+
+    @property
+    def output_tokens(self) -> int:
+        return int(self.tokens.numel())
+
+    def ttfts(self) -> Tuple[float, ...]:
+        """One for the batch: every request of a static batch has the same."""
+        return (self.ttft_s,)
+
+    def tpots(self) -> Tuple[float, ...]:
+        tpot = self.tpot_s
+        return () if tpot is None else (tpot,)
+
+    def token_ids(self) -> TokenIds:
+        return tuple(tuple(row) for row in self.tokens.tolist())
 
 
 def position_tables(batch: int, prompt_len: int, output_len: int, device: Any) -> tuple[Any, Any]:

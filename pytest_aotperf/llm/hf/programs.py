@@ -3,7 +3,7 @@
 - `eager`: `static_cache.forward_step` as it is.
 - `inductor`: prefill and decode step each torch.compile'd (static shapes, one graph each).
 - `cudagraph`: both compiled, and the decode step captured into a CUDA graph for the batch padded up to
-  the next capture size, by the cudagraph backend's own capture (side-stream warm-up, its graph pool,
+  the next capture size, as the cudagraph backend captures (graphs.capture: side-stream warm-up, its graph pool,
   cuBLAS workspaces inside the pool, CaptureError naming the cause). Decode calls then replay it: a
   smaller batch copies its rows into the graph's static inputs and reads its rows back.
 """
@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
-from .buildlog import GraphCapture
+from ..metrics import GraphCapture
 from .generation import Step
 from .static_cache import StaticKVCache, forward_step
 
@@ -129,7 +129,7 @@ def capture_decode(
     shape: Shape, prefill: Step, decode: Step, example: Tuple[Any, Any], rows: int, compiled: BuildCost, model: Any
 ) -> Program:
     """Capture the compiled decode step at `rows` with the cudagraph backend (views of one graph set's outputs)."""
-    from ..backends.cudagraph_capture import capture_compiled
+    from ...graphs.capture import capture_compiled
 
     details = {"compiled": "decode step, compiled for its shape"}
     graphs = capture_compiled(decode, type(model).__name__, example, (rows,), details, return_views=True)

@@ -28,8 +28,8 @@ import functools
 import itertools
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
+from ..compiled import CompiledModel, CompileStats, stat
 from ..metrics import Metric
-from .base import CompiledModel, CompileStats, stat
 
 LENDING_SETS = 2
 """Graph sets whose outputs calls return as views. With two, a caller that still holds the last

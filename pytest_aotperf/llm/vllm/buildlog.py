@@ -7,19 +7,14 @@ Log wording is not an API; every pattern here is tested against lines of each su
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
+
+from ..metrics import GraphCapture
 
 GIB = 1 << 30
 CAPTURE_LINE = re.compile(r"Graph capturing finished in (?P<secs>[\d.]+) secs?, took (?P<gib>-?[\d.]+) GiB")
 """vLLM 0.26 and 0.32, gpu_model_runner.capture_model (seconds are rounded to whole seconds)."""
 ERROR_LINE = re.compile(r"\b(?:\w+Error|\w*Exception|EngineDeadError)\b: .+")
-
-
-@dataclass(frozen=True)
-class GraphCapture:
-    seconds: float
-    memory_bytes: float
 
 
 def graph_capture(lines: Iterable[str]) -> Optional[GraphCapture]:
