@@ -16,5 +16,10 @@ def test_model(model_name, batch_size, aot_backend, aot_compile, aot_perf):
         compiled = aot_compile(module, make_inputs(batch_size), batch_sizes=[batch_size])
         latency = aot_perf.measure(compiled, *make_inputs(batch_size))
     aot_perf.record_samples(
-        "throughput", [batch_size / s for s in latency.samples], unit="samples/s", better="higher", kind="value"
+        "throughput",
+        [batch_size / s for s in latency.samples],
+        unit="samples/s",
+        better="higher",
+        kind="value",
+        host_speed=latency.host_speed,
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from . import __version__
+from .measure.host_reference import host_reference_ns
 
 
 def slug(text: str) -> str:
@@ -72,7 +73,8 @@ def git_commit(directory: Path) -> Optional[str]:
 
 
 def collect_environment(root: Path) -> Dict[str, Any]:
-    """Device, driver, CUDA, Python, torch, vLLM and plugin versions, commit and time."""
+    """Device, driver, CUDA, Python, torch, vLLM and plugin versions, commit, time, and this process's
+    host speed (`host_reference_ns`, ns per reference op: higher is a slower host)."""
     import torch
 
     environment: Dict[str, Any] = {
@@ -87,6 +89,7 @@ def collect_environment(root: Path) -> Dict[str, Any]:
         "pytest_aotperf": __version__,
         "commit": git_commit(root),
         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "host_reference_ns": round(host_reference_ns(), 1),
     }
     environment["driver"] = _driver_version()
     environment.update(gpu_limits())

@@ -17,6 +17,8 @@ HOST_COUNT_DEPENDS_ON: Mapping[str, Tuple[str, ...]] = {
     "aten_ops_per_call": ("torch",),
     "cuda_runtime_calls_per_call": ("torch", "cuda", "driver"),
     "python_calls_per_call": ("python", "torch", "vllm"),
+    "fx_calls": ("python", "torch"),
+    "inductor_kernels": ("torch",),
 }
 """The exact host counts (by their name, or its suffix for a named measurement) and what decides them."""
 

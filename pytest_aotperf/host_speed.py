@@ -31,6 +31,11 @@ HOST_CONFIDENCE = 0.9999
 BASELINE_RUNS = "baseline runs"
 
 
+def judged_by_spread(metric: Metric) -> bool:
+    """Whether `metric` moves with the host's speed: marked `host_speed` when recorded, or a one-shot duration."""
+    return not metric.informational and (metric.host_speed or metric.kind == "duration")
+
+
 def is_device_bound(latency_s: float, device_s: float, tolerance: Optional[float]) -> bool:
     """Whether a latency is the device's time: the host's share of it is at most half its tolerance (10%
     without one), so even a host twice as slow could not move it beyond its tolerance."""

@@ -8,16 +8,17 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import pytest
 
 from .backends import KNOWN_BACKENDS
-from .units import BYTE_UNITS, TIME_UNITS, parse_percent, parse_quantity, split_quantity
+from .host_speed import HOST_RULES, HostRule
+from .units import BYTE_UNITS, TIME_UNITS, parse_percent, split_quantity
 
 MARKER = "aotperf"
 MARKER_HELP = (
-    f"{MARKER}(tolerance=None, metrics=None, limits=None, backends=None, llm_options=None): "
+    f"{MARKER}(tolerance=None, metrics=None, limits=None, backends=None, llm_options=None, host_timings=None): "
     "per-test tolerance ('5%'), per-metric tolerances ({'latency': '5%'}), absolute limits "
     "({'latency': '2 ms', 'host_peak_rss': '1.5 GiB'}), the backends the test runs on, "
-    "and options passed to aot_llm"
+    "options passed to aot_llm, and how host-speed timings are judged ('spread' or 'tolerance')"
 )
-ACCEPTED = ("tolerance", "metrics", "limits", "backends", "llm_options")
+ACCEPTED = ("tolerance", "metrics", "limits", "backends", "llm_options", "host_timings")
 
 
 @dataclass(frozen=True)
@@ -28,16 +29,13 @@ class MarkerSpec:
     """Raw limit texts by metric; read in the metric's own unit once it is measured."""
     backends: Optional[Tuple[str, ...]] = None
     llm_options: Mapping[str, Any] = field(default_factory=dict)
+    host_timings: Optional[HostRule] = None
+    """The test's rule for host-speed timings, over --aot-host-timings."""
 
     def tolerance_for(self, metric: str, default: float) -> float:
         if metric in self.metric_tolerances:
             return self.metric_tolerances[metric]
         return self.tolerance if self.tolerance is not None else default
-
-    def limit_for(self, metric: str, unit: str) -> Optional[float]:
-        if metric not in self.limits:
-            return None
-        return parse_quantity(self.limits[metric], unit)
 
 
 def marker_spec(item: pytest.Item) -> MarkerSpec:
@@ -68,12 +66,16 @@ def _parse(kwargs: Mapping[str, Any]) -> MarkerSpec:
         unknown_backends = [b for b in backends if b not in KNOWN_BACKENDS]
         if unknown_backends:
             raise ValueError(f"unknown backend(s) {', '.join(unknown_backends)}; known: {', '.join(KNOWN_BACKENDS)}")
+    host_timings = kwargs.get("host_timings")
+    if host_timings is not None and host_timings not in HOST_RULES:
+        raise ValueError(f"host_timings={host_timings!r}; accepted: {', '.join(map(repr, HOST_RULES))}")
     return MarkerSpec(
         tolerance=tolerance,
         metric_tolerances={name: parse_percent(value) for name, value in metrics.items()},
         limits=limits,
         backends=backends,
         llm_options=_mapping(kwargs, "llm_options"),
+        host_timings=host_timings,
     )
 
 

@@ -52,6 +52,9 @@ class Metric:
     """The representative value of each recorded run (`aotperf refresh --runs N`); baselines keep them."""
     informational: bool = False
     """Recorded and shown, never judged: it scales with the sampling budget or describes the process, not the test."""
+    host_speed: bool = False
+    """Moves with the host's speed (a host-bound latency, a rate derived from it, any timing on a CPU-only
+    machine): judged by the spread of its own runs (`host_speed.judge_host_speed`). Durations always are."""
 
     def __post_init__(self) -> None:
         if self.better not in BETTER_VALUES:
@@ -85,6 +88,7 @@ class Metric:
         flags: Tuple[str, ...] = (),
         context: Tuple[Tuple[str, object], ...] = (),
         informational: bool = False,
+        host_speed: bool = False,
     ) -> Metric:
         """A sampled metric: its value is the samples' median, its summary their statistics."""
         values = tuple(float(s) for s in samples)
@@ -100,6 +104,7 @@ class Metric:
             flags=flags,
             context=context,
             informational=informational,
+            host_speed=host_speed,
         )
 
     def stored(self, runs: Tuple[float, ...] = ()) -> Metric:
@@ -119,11 +124,13 @@ class Metric:
         )
 
     def to_json(self) -> Dict[str, Any]:
-        """Unit, direction and kind (and `informational` where set), then either why it is unavailable,
-        or its value, statistics, samples, flags, context and runs (each where there is one)."""
+        """Unit, direction and kind (and `informational`, `host_speed` where set), then either why it is
+        unavailable, or its value, statistics, samples, flags, context and runs (each where there is one)."""
         data: Dict[str, Any] = {"unit": self.unit, "better": self.better, "kind": self.kind}
         if self.informational:
             data["informational"] = True
+        if self.host_speed:
+            data["host_speed"] = True
         if self.unavailable is not None:
             data["unavailable"] = self.unavailable
             return data
@@ -148,9 +155,10 @@ class Metric:
         better = cast(Better, choice(data, "better", BETTER_VALUES, where))
         kind = cast(Kind, choice(data, "kind", KIND_VALUES, where))
         informational = field(data, "informational", bool, where, False)
+        host_speed = field(data, "host_speed", bool, where, False)
         if "unavailable" in data:
             reason = field(data, "unavailable", str, where)
-            return cls(name, unit, better, kind, unavailable=reason, informational=informational)
+            return cls(name, unit, better, kind, unavailable=reason, informational=informational, host_speed=host_speed)
         value = number(data.get("value"), f"{where}.value")
         samples = _numbers(data, "samples", where)
         summary = _summary(data, where)
@@ -170,6 +178,7 @@ class Metric:
                 context=context,
                 runs=runs,
                 informational=informational,
+                host_speed=host_speed,
             )
         except ValueError as error:
             raise SchemaError(f"{where}: {error}") from None

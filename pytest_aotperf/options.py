@@ -12,6 +12,7 @@ import pytest
 from .backends import KNOWN_BACKENDS
 from .baselines.files import UnsafeNameError, check_name
 from .compile_cache import MODES as COMPILE_CACHE_MODES
+from .host_speed import HOST_RULES, SPREAD, HostRule
 from .measure.timing import SamplingPlan
 from .units import QuantityError, parse_percent
 
@@ -190,6 +191,15 @@ OPTIONS = (
         metavar="fresh|keep",
     ),
     Option(
+        "--aot-host-timings",
+        "host-speed timings (host-bound latency, compile, capture and build times, every timing on a CPU-only "
+        "machine): 'spread', judged by the band of their own recorded runs, information until there are 5; "
+        "or 'tolerance', judged by the fixed tolerance (a dedicated, quiet machine)",
+        SPREAD,
+        one_of(HOST_RULES),
+        metavar="spread|tolerance",
+    ),
+    Option(
         "--aot-share-gpus",
         "under xdist, let more workers than GPUs share them (their timings are flagged shared-gpu)",
         False,
@@ -238,6 +248,7 @@ class Settings:
     table: str = "attention"
     share_gpus: bool = False
     compile_cache: str = "fresh"
+    host_timings: HostRule = SPREAD
 
     @property
     def outputs(self) -> Dict[str, Optional[Path]]:
@@ -285,6 +296,7 @@ def read_settings(config: pytest.Config) -> Settings:
         table=values["aot_table"],
         share_gpus=bool(values["aot_share_gpus"]),
         compile_cache=values["aot_compile_cache"],
+        host_timings=values["aot_host_timings"],
     )
 
 

@@ -9,9 +9,11 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 
 from .compiled import CompiledModel
 from .gpus import TENSOR_PARALLEL_SIZE, UNCHANGED, Assignment, flag_shared, keyed_backend
+from .host_speed import is_device_bound
 from .measure.device_time import DeviceProbe, DeviceTiming
 from .measure.dynamo import compiled_graph_count
 from .measure.gpu_health import health_context, read_clock
+from .measure.host_work import NO_RUNTIME_REASON, HostWork, count_host_work
 from .measure.kernels import NO_CUDA_FOR_KERNEL_COUNT
 from .measure.timing import L2Flusher, SamplingPlan, Timer, sample
 from .memory_monitor import MemoryMonitor, absolute_of
@@ -85,10 +87,11 @@ class PerfRecorder:
         device_probe: Optional[DeviceProbe] = None,
         backend: str = "",
         gpu: Assignment = UNCHANGED,
+        host_work: Callable[[Callable[[], Any], bool], HostWork] = count_host_work,
     ) -> None:
         """`device_probe` times device time beside latency: made on CUDA when not given, none elsewhere.
         `backend`: the test's (its baselines' key); `gpu`: this xdist worker's (its timings are flagged
-        `shared-gpu` where it shares it)."""
+        `shared-gpu` where it shares it); `host_work` counts one call's host work (on CUDA or not)."""
         self.test_id = test_id
         self.device = device
         self._timer = timer
@@ -102,6 +105,7 @@ class PerfRecorder:
         self._metrics: Dict[str, Metric] = {}
         self._backend = backend
         self._gpu = gpu
+        self._host_work = host_work
         self._compiled: List[CompiledModel] = []
         self._llm: Optional[Dict[str, Any]] = None
         self._tensor_parallel_size = 1
@@ -155,7 +159,11 @@ class PerfRecorder:
         latency = self.record_samples(
             name, timed.samples, unit="s", better="lower", kind="timing", flags=flags, context=context
         )
-        self._measure_device(call, name, plan, between, latency)
+        device_time = self._measure_device(call, name, plan, between, latency)
+        assert latency.value is not None  # a timing of samples has a median
+        if device_time is not None and not is_device_bound(latency.value, device_time, tolerance):
+            latency = self._metrics[name] = dataclasses.replace(latency, host_speed=True)
+        self._count_host_work(call, name)
         if self._memory is not None:
             self._memory.checkpoint()
         return latency
@@ -167,15 +175,16 @@ class PerfRecorder:
         plan: SamplingPlan,
         between: Optional[Callable[[], Any]],
         latency: Metric,
-    ) -> None:
+    ) -> Optional[float]:
         """`gpu_time` (device seconds per call), `kernels_per_call` and `host_overhead` (latency minus
-        device time, informational) beside a latency; unavailable with the reason without a device probe."""
+        device time, informational) beside a latency; unavailable with the reason without a device probe.
+        The device time, where there is one."""
         gpu_time, kernels, overhead = (derived_name(name, m) for m in ("gpu_time", "kernels_per_call", "host_overhead"))
         if self._device_probe is None:
             self.record_unavailable(gpu_time, NO_DEVICE_TIME, unit="s", kind="timing")
             self.record_unavailable(kernels, NO_CUDA_FOR_KERNEL_COUNT, unit="count", kind="count")
             self.add(host_overhead(overhead, unavailable=NO_DEVICE_TIME))
-            return
+            return None
         assert latency.value is not None  # a timing of samples has a median
         tolerance = self._tolerance(gpu_time, "timing")
         device = self._device_probe.measure(call, plan, latency.value, tolerance, between)
@@ -192,11 +201,33 @@ class PerfRecorder:
             self.add(host_overhead(overhead, unavailable=DEVICE_ABOVE_LATENCY.format(device=device_s, waited=waited)))
         else:
             self.add(host_overhead(overhead, value=latency.value - device_time.value))
+        return device_time.value
+
+    def _count_host_work(self, call: Callable[[], Any], name: str) -> None:
+        """`aten_ops_per_call`, `cuda_runtime_calls_per_call` and `python_calls_per_call`: exact counts of
+        one call's host work, which a slower host does not move but a hook, copy or sync per call does."""
+        work = self._host_work(call, self._on_gpu)
+        self.record(derived_name(name, "aten_ops_per_call"), work.aten_ops, unit="count", kind="count")
+        runtime_calls = derived_name(name, "cuda_runtime_calls_per_call")
+        if work.runtime_calls is None:
+            self.record_unavailable(runtime_calls, NO_RUNTIME_REASON, unit="count", kind="count")
+        else:
+            self.record(runtime_calls, work.runtime_calls, unit="count", kind="count")
+        self.record(derived_name(name, "python_calls_per_call"), work.python_calls, unit="count", kind="count")
 
     def record(
-        self, name: str, value: float, unit: str = "", better: Better = "lower", kind: Kind = "value", **context: Any
+        self,
+        name: str,
+        value: float,
+        unit: str = "",
+        better: Better = "lower",
+        kind: Kind = "value",
+        host_speed: Optional[bool] = None,
+        **context: Any,
     ) -> Metric:
-        """Record one value, such as a throughput (better="higher") or a count; it must be finite."""
+        """Record one value, such as a throughput (better="higher") or a count; it must be finite.
+        `host_speed`: whether it moves with the host's speed (see `Metric.host_speed`); by default a
+        timing on a machine without a GPU does."""
         with self._naming_the_test():
             metric = Metric(
                 name=name,
@@ -205,6 +236,7 @@ class PerfRecorder:
                 kind=kind,
                 value=float(value),
                 context=tuple(sorted(context.items())),
+                host_speed=self._moves_with_host(kind, host_speed),
             )
         return self.add(metric)
 
@@ -217,12 +249,19 @@ class PerfRecorder:
         kind: Kind = "timing",
         flags: Tuple[str, ...] = (),
         context: Optional[Mapping[str, object]] = None,
+        host_speed: Optional[bool] = None,
     ) -> Metric:
-        """Record a sample set measured elsewhere (a backend's own timings)."""
+        """Record a sample set measured elsewhere (a backend's own timings, a rate derived from a latency:
+        pass `host_speed=latency.host_speed`)."""
         context_items = tuple(sorted((context or {}).items()))
+        moves = self._moves_with_host(kind, host_speed)
         with self._naming_the_test():
-            metric = Metric.from_samples(name, samples, unit, better, kind, flags, context_items)
+            metric = Metric.from_samples(name, samples, unit, better, kind, flags, context_items, host_speed=moves)
         return self.add(metric)
+
+    def _moves_with_host(self, kind: Kind, given: Optional[bool]) -> bool:
+        """`given`, else whether a metric of `kind` moves with the host: every timing on a machine without a GPU."""
+        return given if given is not None else kind == "timing" and not self._on_gpu
 
     def record_unavailable(
         self, name: str, reason: str, unit: str = "", better: Better = "lower", kind: Kind = "value"

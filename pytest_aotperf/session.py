@@ -11,13 +11,16 @@ from .backends import Backend, create_backend
 from .baselines.refresh import RefreshRequest
 from .baselines.store import BaselineStore
 from .environment import collect_environment, machine_key
+from .environment_change import environment_changes
 from .history.bands import Allowance, history_allowance
 from .history.store import load_run_values
+from .host_speed import SPREAD, judge_host_speed, judged_by_spread
 from .marks import MarkerSpec
+from .measure.host_reference import SLOW_HOST, slower_host
 from .metrics import Metric
 from .options import Settings
 from .results import PerfTestId, PerfTestResult, RunReport
-from .verdict import FailurePolicy, failure_messages, judge
+from .verdict import FailurePolicy, beside_environment, failure_messages, judge
 
 NO_BACKEND = "none"
 """The backend name under which tests that use `aot_perf` without a backend are stored."""
@@ -70,14 +73,28 @@ class AotPerfSession:
     def judge(
         self, test: PerfTestId, metrics: Tuple[Metric, ...], spec: MarkerSpec, config: Mapping[str, Any]
     ) -> PerfTestResult:
-        """Verdicts and failures of a test that ran, each metric under its tolerance; nothing is written."""
+        """Verdicts and failures of a test that ran, each metric under its tolerance; nothing is written.
+
+        Host-speed timings are judged by the spread of their own runs (unless the test or run asks for
+        the fixed tolerance), and flagged `slow-host` when this process's host read much slower than
+        the baseline's; every verdict says where the environment changed since its baseline."""
         settings = self.settings
         entry = self.store.entry(test.backend, test.module, test.name)
+        recorded_in = entry.environment if entry else {}
+        changes = environment_changes(recorded_in, self.environment)
+        slow = slower_host(self.environment.get("host_reference_ns"), recorded_in.get("host_reference_ns"))
+        by_spread = (spec.host_timings or settings.host_timings) == SPREAD
         verdicts = []
         for metric in metrics:
             tolerance = spec.tolerance_for(metric.name, settings.default_tolerance(metric.kind))
             baseline = entry.metrics.get(metric.name) if entry else None
-            verdicts.append(judge(metric, baseline, tolerance, self._history_band(test, metric, tolerance)))
+            if judged_by_spread(metric) and by_spread:
+                verdict = judge_host_speed(metric, baseline, tolerance, self._history_runs(test, metric))
+            else:
+                verdict = judge(metric, baseline, tolerance, self._history_band(test, metric, tolerance))
+            if slow and judged_by_spread(metric):
+                verdict = dataclasses.replace(verdict, flags=verdict.flags + (SLOW_HOST,))
+            verdicts.append(beside_environment(verdict, changes))
         failures = failure_messages(test.name, test.backend, verdicts, _failure_policy(settings), metrics, spec.limits)
         return PerfTestResult(test, metrics, tuple(verdicts), failures, config=config)
 
@@ -86,11 +103,15 @@ class AotPerfSession:
 
         Only when checking: a refresh judges against the stored baseline, which it may rewrite.
         """
+        return history_allowance(self._history_runs(test, metric), tolerance, min_runs=self.settings.history_min_runs)
+
+    def _history_runs(self, test: PerfTestId, metric: Metric) -> Tuple[float, ...]:
+        """The metric's earlier runs on this machine in the run history (--aot-history); none when
+        refreshing, which judges against the stored baseline it may rewrite."""
         history = self.settings.history
         if history is None or self.settings.refresh:
-            return None
-        runs = load_run_values(history, self.machine, test.nodeid, test.backend, metric.name, metric.unit)
-        return history_allowance(runs, tolerance, min_runs=self.settings.history_min_runs)
+            return ()
+        return load_run_values(history, self.machine, test.nodeid, test.backend, metric.name, metric.unit)
 
     def refresh(self, result: PerfTestResult) -> PerfTestResult:
         """Stage the test's new baseline entry from its judged result; the result with what changed."""

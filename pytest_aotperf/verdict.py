@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, cast
 
+from .environment_change import ENVIRONMENT_CHANGED, host_count_not_comparable
 from .history.bands import Allowance
 from .measure.stats import median_spread, ratio_of_medians_interval, relative_spread
 from .metrics import Better, Kind, Metric, rounded
@@ -214,6 +215,20 @@ def _point_ratio(current: float, baseline: float) -> Tuple[float, float]:
         return current / baseline, current / baseline
     ratio = 1.0 if current == 0 else float("inf") if current > 0 else float("-inf")
     return ratio, ratio
+
+
+def beside_environment(verdict: Verdict, changes: Tuple[str, ...]) -> Verdict:
+    """`verdict` flagged when its baseline was recorded under another environment (`changes`, such as
+    `torch 2.11.0 -> 2.13.0`), and its note says what changed; its status kept (an upgrade is a change
+    worth testing), but an exact host count that depends on what changed is not comparable: information."""
+    if not changes or verdict.baseline is None:
+        return verdict
+    flagged = dataclasses.replace(verdict, flags=verdict.flags + (ENVIRONMENT_CHANGED,))
+    decisive = host_count_not_comparable(verdict.metric, changes)
+    if decisive:
+        return dataclasses.replace(flagged, status=INFO, note=f"not comparable across {', '.join(decisive)}")
+    said = f"environment changed: {', '.join(changes)}"
+    return dataclasses.replace(flagged, note=f"{verdict.note}; {said}" if verdict.note else said)
 
 
 def limit_violation(metric: Metric, limit: float) -> Optional[str]:

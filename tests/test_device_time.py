@@ -13,6 +13,7 @@ from pytest_aotperf.measure.device_time import (
     DeviceTimer,
     calls_per_block,
 )
+from pytest_aotperf.measure.host_work import HostWork
 from pytest_aotperf.measure.kernels import KernelProfile, device_work
 from pytest_aotperf.measure.timing import SamplingPlan
 from pytest_aotperf.recorder import HOST_OUTRAN, NO_DEVICE_TIME, PerfRecorder
@@ -170,10 +171,13 @@ def test_profiler_events_of_torch_before_2_12_are_told_apart_by_device_annotatio
     assert device_work(events) == KernelProfile(kernels=2, copies=2, kernel_s=pytest.approx(5e-6))
 
 
+HOST_WORK = HostWork(aten_ops=7, runtime_calls=5, python_calls=12)
+
+
 def recorder_on(gpu, probe):
     timer = SimpleNamespace(time_calls=lambda fn, count, between=None, block=1: per_call_events(gpu, count))
     plan = SamplingPlan(warmup_s=0, min_samples=10, max_samples=10)
-    return PerfRecorder("t", "cuda", timer, plan, device_probe=probe)
+    return PerfRecorder("t", "cuda", timer, plan, device_probe=probe, host_work=lambda call, on_cuda: HOST_WORK)
 
 
 def test_measure_records_device_time_kernels_and_host_overhead_beside_latency():
@@ -189,6 +193,9 @@ def test_measure_records_device_time_kernels_and_host_overhead_beside_latency():
     overhead = metrics["host_overhead"]
     assert overhead.value == pytest.approx(HOST_S - DEVICE_S) and overhead.informational
     assert judge(overhead, overhead.stored(), 0.1).status == INFO
+    assert latency.host_speed and not metrics["gpu_time"].host_speed  # the device's time is a small part of it
+    counts = {name: metrics[name].value for name in metrics if name.endswith("calls_per_call") or "ops" in name}
+    assert counts == {"aten_ops_per_call": 7, "cuda_runtime_calls_per_call": 5, "python_calls_per_call": 12}
 
 
 def test_a_device_time_above_the_latency_leaves_host_overhead_unavailable_with_the_reason():
@@ -198,6 +205,7 @@ def test_a_device_time_above_the_latency_leaves_host_overhead_unavailable_with_t
     recorder.measure(gpu.call)
     metrics = {m.name: m for m in recorder.metrics}
     assert metrics["gpu_time"].value > metrics["latency"].value  # the per-call events time the sleep's tail too
+    assert not metrics["latency"].host_speed  # device-bound: judged by the tolerance as before
     assert metrics["host_overhead"].unavailable == (
         "device time per call (17.0 µs) above what a caller waits (17.0 µs): a device-bound call whose host "
         "overhead is within the noise"

@@ -34,8 +34,9 @@ def test_models_on_eager(examples):
     assert (examples.path / "baselines" / "ci" / "eager" / "test_models.json").exists()
     assert checked.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
     for test in report["tests"]:
-        assert test["verdicts"]["latency"]["status"] in ("unchanged", "improved", "regressed", "noisy")
-        assert test["verdicts"]["latency"]["baseline"] > 0
+        latency = test["verdicts"]["latency"]  # every timing on a CPU-only machine moves with the host
+        assert (latency["status"], latency["note"]) == ("info", "host-bound: 1 run, needs 5; shown, not judged")
+        assert latency["baseline"] > 0
 
 
 def test_llm_generation_on_eager_and_inductor_and_cudagraph_skips(examples):
@@ -55,8 +56,7 @@ def test_llm_generation_on_eager_and_inductor_and_cudagraph_skips(examples):
     verdicts = {test["test"]: test["verdicts"] for test in report["tests"]}
     for backend in ("eager", "inductor"):
         assert verdicts[f"test_generation[{backend}-4]"]["latency"]["baseline"] > 0
-        tpot = verdicts[f"test_generation[{backend}-4]"]["tpot"]["status"]
-        assert tpot in ("unchanged", "improved", "regressed", "noisy")
+        assert verdicts[f"test_generation[{backend}-4]"]["tpot"]["status"] == "info"
 
 
 @pytest.mark.vllm
@@ -76,4 +76,4 @@ def test_llm_generation_on_vllms_cpu_engine(examples):
     assert checked.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
     verdicts = {test["test"]: test["verdicts"] for test in report["tests"]}
     assert verdicts["test_generation[vllm-4]"]["latency"]["baseline"] > 0
-    assert verdicts["test_generation[vllm-4]"]["latency"]["status"] in ("unchanged", "improved", "regressed", "noisy")
+    assert verdicts["test_generation[vllm-4]"]["latency"]["status"] == "info"  # a CPU timing: host speed

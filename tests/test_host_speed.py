@@ -2,15 +2,17 @@
 
 import pytest
 
-from pytest_aotperf.environment_change import environment_changes, host_count_not_comparable
-from pytest_aotperf.host_speed import HOST_MIN_RUNS, host_band, is_device_bound, judge_host_speed
+from pytest_aotperf.ab.judge import judge_rounds
+from pytest_aotperf.environment_change import ENVIRONMENT_CHANGED, environment_changes, host_count_not_comparable
+from pytest_aotperf.host_speed import HOST_MIN_RUNS, host_band, is_device_bound, judge_host_speed, judged_by_spread
+from pytest_aotperf.marks import _parse
 from pytest_aotperf.metrics import Metric
-from pytest_aotperf.verdict import IMPROVED, INFO, NEW, REGRESSED, UNCHANGED
+from pytest_aotperf.verdict import IMPROVED, INFO, NEW, REGRESSED, UNCHANGED, beside_environment, judge
 
 
 def timing(value, runs=(), host_speed=True):
     samples = [value * (1 + 0.01 * (i % 3 - 1)) for i in range(21)]
-    metric = Metric.from_samples("latency", samples)
+    metric = Metric.from_samples("latency", samples, host_speed=host_speed)
     return metric.stored(tuple(runs)) if runs else metric
 
 
@@ -68,3 +70,47 @@ def test_environment_changes_name_each_entry_that_differs():
     assert host_count_not_comparable("prefill_aten_ops_per_call", changes) == changes
     assert host_count_not_comparable("kernels_per_call", changes) == ()
     assert host_count_not_comparable("python_calls_per_call", ("driver 1 -> 2",)) == ()
+
+
+def test_host_speed_metrics_and_durations_are_judged_by_spread_device_timings_and_counts_not():
+    assert judged_by_spread(timing(1e-3))
+    assert not judged_by_spread(timing(1e-3, host_speed=False))
+    assert judged_by_spread(Metric("compile_s", "s", "lower", "duration", value=2.0))
+    assert not judged_by_spread(Metric("graphs", "count", "lower", "count", value=2.0))
+    assert not judged_by_spread(Metric("host_overhead", "s", "lower", "timing", value=1.0, informational=True))
+
+
+def test_host_speed_survives_the_json_round_trip_and_is_written_only_when_set():
+    marked = timing(1e-3)
+    assert marked.to_json()["host_speed"] is True
+    assert Metric.from_json("latency", marked.stored().to_json(), "x").host_speed
+    assert "host_speed" not in timing(1e-3, host_speed=False).to_json()
+
+
+def test_an_environment_change_flags_the_verdict_and_makes_host_counts_not_comparable():
+    changes = ("torch 2.11.0 -> 2.13.0",)
+    count = Metric("python_calls_per_call", "count", "lower", "count", value=40.0)
+    regressed = judge(count, Metric("python_calls_per_call", "count", "lower", "count", value=30.0), 0.1)
+    assert regressed.status == REGRESSED
+    not_comparable = beside_environment(regressed, changes)
+    assert (not_comparable.status, not_comparable.note) == (INFO, "not comparable across torch 2.11.0 -> 2.13.0")
+    assert ENVIRONMENT_CHANGED in not_comparable.flags
+    kernels = beside_environment(judge(count, count, 0.1), ("driver 1 -> 2",))
+    assert kernels.status == UNCHANGED and kernels.note == "environment changed: driver 1 -> 2"
+    new = judge(count, None, 0.1)
+    assert beside_environment(new, changes) == new  # nothing to compare with: nothing to say
+
+
+def test_the_marker_chooses_the_host_rule_and_refuses_others():
+    assert _parse({"host_timings": "tolerance"}).host_timings == "tolerance"
+    assert _parse({}).host_timings is None
+    with pytest.raises(ValueError, match="host_timings='fixed'; accepted: 'spread', 'tolerance'"):
+        _parse({"host_timings": "fixed"})
+
+
+def test_ab_judges_host_speed_rounds_by_their_spread_once_there_are_enough():
+    rounds = [timing(v) for v in (100e-6, 104e-6, 97e-6, 102e-6, 108e-6)]
+    assert judge_rounds(rounds[:2], [timing(200e-6)] * 2, 0.10).status == INFO
+    assert judge_rounds(rounds, [timing(130e-6)] * 5, 0.10).status == UNCHANGED  # within 5 rounds' band
+    assert judge_rounds(rounds, [timing(130e-6)] * 5, 0.10, host_rule="tolerance").status == REGRESSED
+    assert judge_rounds(rounds, [timing(1e-3)] * 5, 0.10).status == REGRESSED

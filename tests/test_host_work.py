@@ -104,3 +104,14 @@ def test_one_more_operator_per_call_is_counted():
         extra = count_host_work(lambda: model(x).clone(), on_cuda=False)
     assert extra.aten_ops > plain.aten_ops
     assert isinstance(plain, HostWork)
+
+
+def test_a_compile_counts_its_graphs_captured_calls_and_generated_kernels():
+    from pytest_aotperf.backends.inductor import compile_for_batch_sizes
+
+    model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.GELU(), torch.nn.Linear(8, 4))
+    compiled = torch.compile(model)
+    stats = {m.name: m.value for m in compile_for_batch_sizes(compiled, (torch.randn(2, 8),), [2], "cpu")}
+    assert (stats["graphs"], stats["graph_breaks"]) == (1, 0)
+    assert stats["fx_calls"] == 3  # linear, gelu, linear
+    assert stats["inductor_kernels"] >= 1

@@ -2,7 +2,8 @@
 
 Base's pooled samples stand as the baseline and its per-round values as the baseline's runs, so the
 verdict is the usual one (tolerance, bootstrap interval of the ratio of medians) plus the round-to-round
-spread of base.
+spread of base. Host-speed timings follow the session's rule: judged by the band of base's rounds once
+there are HOST_MIN_RUNS of them, information before (or by the tolerance, with `host_timings=tolerance`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import dataclasses
 from statistics import median
 from typing import Dict, List, Optional, Sequence
 
+from ..host_speed import HOST_MIN_RUNS, SPREAD, HostRule, judge_host_speed, judged_by_spread
 from ..metrics import Metric
 from ..results import PerfTestResult, RunReport
 from ..verdict import FailurePolicy, Verdict, failure_messages, judge
@@ -37,26 +39,41 @@ def pool(rounds: Sequence[Metric]) -> Metric:
     flags = tuple(sorted({flag for m in available for flag in m.flags}))
     samples = [s for m in available for s in m.samples]
     if samples:
-        return Metric.from_samples(first.name, samples, first.unit, first.better, first.kind, flags)
+        return Metric.from_samples(
+            first.name,
+            samples,
+            first.unit,
+            first.better,
+            first.kind,
+            flags,
+            informational=first.informational,
+            host_speed=first.host_speed,
+        )
     values = [m.value for m in available if m.value is not None]
     return dataclasses.replace(first, value=median(values), flags=flags, context=())
 
 
-def judge_rounds(base: Sequence[Metric], head: Sequence[Metric], tolerance: float) -> Verdict:
+def judge_rounds(
+    base: Sequence[Metric], head: Sequence[Metric], tolerance: float, host_rule: HostRule = SPREAD
+) -> Verdict:
     """Head's pooled rounds against base's pooled rounds (new when base did not measure the metric)."""
     stored = None
     if base:
         pooled = pool(base)
         runs = tuple(m.value for m in base if m.value is not None)
         stored = pooled.stored(runs) if pooled.available else None
-    return judge(pool(head), stored, tolerance)
+    head_pooled = pool(head)
+    if host_rule == SPREAD and judged_by_spread(head_pooled):
+        return judge_host_speed(head_pooled, stored, tolerance)
+    return judge(head_pooled, stored, tolerance)
 
 
 def ab_report(base: Side, head: Side, ref: str) -> RunReport:
     """A report whose verdicts are head against base, marked as an A/B comparison."""
     rounds = len(head.reports)
     last = head.reports[-1]
-    tests = tuple(_judged_test(nodeid, base.reports, head.reports) for nodeid in _nodeids(head.reports))
+    host_rule: HostRule = "tolerance" if last.settings.get("host_timings") == "tolerance" else SPREAD
+    tests = tuple(_judged_test(nodeid, base.reports, head.reports, host_rule) for nodeid in _nodeids(head.reports))
     missing = sorted(set(_nodeids(base.reports)) - set(_nodeids(head.reports)))
     return RunReport(
         machine=last.machine,
@@ -75,10 +92,22 @@ def ab_report(base: Side, head: Side, ref: str) -> RunReport:
             "only_in_base": missing,
             "description": (
                 f"A/B comparison on one machine: head {head.commit[:12]} against base {base.commit[:12]} ({ref}), "
-                f"{rounds} alternating round(s) of each; the baseline column is base, no stored baseline was used."
+                f"{rounds} alternating round(s) of each; the baseline column is base, no stored baseline was used. "
+                + _host_rule_said(host_rule, rounds)
             ),
         },
     )
+
+
+def _host_rule_said(host_rule: HostRule, rounds: int) -> str:
+    if host_rule != SPREAD:
+        return "Host-speed timings were judged by their tolerance."
+    if rounds < HOST_MIN_RUNS:
+        return (
+            f"Host-speed timings (host-bound latency, compile and build times) are shown as information: "
+            f"their spread is judged from {HOST_MIN_RUNS} rounds."
+        )
+    return "Host-speed timings were judged by the band of base's rounds."
 
 
 def _nodeids(reports: Sequence[RunReport]) -> List[str]:
@@ -104,7 +133,9 @@ def _round_values(
     return values
 
 
-def _judged_test(nodeid: str, base_reports: Sequence[RunReport], head_reports: Sequence[RunReport]) -> PerfTestResult:
+def _judged_test(
+    nodeid: str, base_reports: Sequence[RunReport], head_reports: Sequence[RunReport], host_rule: HostRule
+) -> PerfTestResult:
     head_rounds, base_rounds = _rounds_of(head_reports, nodeid), _rounds_of(base_reports, nodeid)
     latest = head_rounds[-1]
     names = list(dict.fromkeys(metric.name for test in head_rounds for metric in test.metrics))
@@ -113,7 +144,7 @@ def _judged_test(nodeid: str, base_reports: Sequence[RunReport], head_reports: S
     for name in names:
         head = [m for t in head_rounds if (m := t.metric(name)) is not None]
         base = [m for t in base_rounds if (m := t.metric(name)) is not None]
-        verdicts.append(judge_rounds(base, head, _tolerance(head_rounds, name)))
+        verdicts.append(judge_rounds(base, head, _tolerance(head_rounds, name), host_rule))
         metrics.append(pool(head))
     failures = failure_messages(latest.test.name, latest.test.backend, verdicts, HEAD_AGAINST_BASE)
     return PerfTestResult(latest.test, tuple(metrics), tuple(verdicts), failures, config=latest.config)

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Tuple
 
 from ..compiled import CompiledModel, CompileStats, stat
 from ..graphs.inputs import resize_batch
-from ..measure.dynamo import compiled_graph_count, graph_break_count
+from ..measure.dynamo import captured_call_count, compiled_graph_count, graph_break_count, inductor_kernel_count
 from ..metrics import Metric
 from .torch_module import TorchModuleBackend
 
@@ -25,22 +25,27 @@ def compile_for_batch_sizes(
     """Call `compiled` once per batch size, so that compilation happens here and is timed.
 
     Runs in a fresh Inductor cache, so that compile time is a cold compile in every run and
-    comparable with its baseline. Returns `compile_s` and the exact counts `graphs` and `graph_breaks`.
+    comparable with its baseline. Returns `compile_s` and the exact counts `graphs`, `graph_breaks`,
+    `fx_calls` (operations captured into the graphs) and `inductor_kernels` (kernels generated).
     """
     import torch
     from torch._inductor.utils import fresh_cache
 
-    graphs_before, breaks_before = compiled_graph_count(), graph_break_count()
+    counts = (compiled_graph_count, graph_break_count, captured_call_count, inductor_kernel_count)
+    before = [count() for count in counts]
     start = time.perf_counter()
     with fresh_cache(), torch.no_grad():
         for batch_size in batch_sizes:
             compiled(*resize_batch(example_inputs, batch_size))
         synchronize(device)
     seconds = time.perf_counter() - start
+    graphs, breaks, fx_calls, kernels = (count() - earlier for count, earlier in zip(counts, before))
     return (
         stat("compile_s", seconds, "s", kind="duration"),
-        stat("graphs", compiled_graph_count() - graphs_before, "count", kind="count"),
-        stat("graph_breaks", graph_break_count() - breaks_before, "count", kind="count"),
+        stat("graphs", graphs, "count", kind="count"),
+        stat("graph_breaks", breaks, "count", kind="count"),
+        stat("fx_calls", fx_calls, "count", kind="count"),
+        stat("inductor_kernels", kernels, "count", kind="count"),
     )
 
 

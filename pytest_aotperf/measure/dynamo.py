@@ -21,3 +21,21 @@ def graph_break_count() -> int:
     from torch._dynamo.utils import counters
 
     return sum(int(count) for count in counters["graph_break"].values())
+
+
+def captured_call_count() -> int:
+    """Calls (FX `call_*` nodes) torch.compile has captured into graphs in this process (0 without dynamo)."""
+    if "torch._dynamo" not in sys.modules:
+        return 0
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["calls_captured"])
+
+
+def inductor_kernel_count() -> int:
+    """Kernels Inductor has generated in this process (Triton or C++; calls into extern kernels such as mm are not)."""
+    if "torch._inductor" not in sys.modules:
+        return 0
+    from torch._inductor import metrics
+
+    return int(metrics.generated_kernel_count)

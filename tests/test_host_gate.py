@@ -1,0 +1,114 @@
+"""The default gate on a CPU machine, end to end: host-speed timings judged by their own spread, host work
+counted exactly, an environment that changed named. Each run is its own process, as a nightly's are."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "example_tests"
+COMMON = ("-p", "no:cacheprovider", "--aot-machine=ci", "test_models.py", "--aot-max-time=0.1", "--aot-warmup=0.01")
+MLP_4 = ("-k", "mlp and 4")
+
+
+@pytest.fixture
+def examples(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the subprocesses test this checkout, not an installed copy
+    for knob in ("EXTRA_BLOCK", "HOOKS", "GRAPH_BREAK"):
+        monkeypatch.delenv(f"AOTPERF_EXAMPLE_{knob}", raising=False)
+    for path in EXAMPLES.glob("*.py"):
+        shutil.copy(path, pytester.path / path.name)
+    return pytester
+
+
+def check(pytester, *args):
+    """A checking run in its own process: its outcome and its report's verdicts by test."""
+    result = pytester.runpytest_subprocess(*COMMON, *MLP_4, "--aot-report=check.json", *args)
+    report = json.loads((pytester.path / "check.json").read_text())
+    return result, {test["test"]: test["verdicts"] for test in report["tests"]}
+
+
+def test_an_unchanged_host_bound_test_passes_in_five_processes(examples):
+    recorded = examples.run(
+        sys.executable, "-m", "pytest_aotperf", "refresh", "--runs", "5", *COMMON, *MLP_4, "--aot-backend=eager"
+    )
+    assert recorded.ret == 0, recorded.stdout.str()
+    stored = json.loads((examples.path / "baselines/ci/eager/test_models.json").read_text())
+    latency = stored["tests"]["test_model[eager-mlp-4]"]["metrics"]["latency"]
+    assert latency["host_speed"] is True and len(latency["runs"]) == 5
+    for _ in range(5):
+        result, verdicts = check(examples, "--aot-backend=eager")
+        assert result.ret == 0, result.stdout.str()
+        judged = verdicts["test_model[eager-mlp-4]"]
+        assert judged["latency"]["status"] in ("unchanged", "improved")
+        assert judged["latency"]["reference"] == "baseline runs mean"
+        assert judged["throughput"]["reference"] == "baseline runs mean"
+        assert judged["aten_ops_per_call"]["status"] == judged["python_calls_per_call"]["status"] == "unchanged"
+
+
+@pytest.fixture
+def recorded_once(examples):
+    """Baselines of one run of the MLP at batch 4 on eager and inductor."""
+    result = examples.runpytest_subprocess(*COMMON, *MLP_4, "--aot-backend=eager,inductor", "--aot-refresh")
+    assert result.ret == 0, result.stdout.str()
+    return examples
+
+
+def test_a_host_speed_timing_with_one_recorded_run_is_shown_not_judged(recorded_once):
+    result, verdicts = check(recorded_once, "--aot-backend=eager,inductor")
+    assert result.ret == 0
+    inductor = verdicts["test_model[inductor-mlp-4]"]
+    for metric in ("latency", "throughput", "compile_s"):
+        assert inductor[metric]["status"] == "info"
+        assert inductor[metric]["note"] == "host-bound: 1 run, needs 5; shown, not judged"
+    assert inductor["graphs"]["status"] == inductor["fx_calls"]["status"] == "unchanged"
+
+
+def test_the_fixed_tolerance_comes_back_with_the_option(recorded_once):
+    _, verdicts = check(recorded_once, "--aot-backend=eager", "--aot-host-timings=tolerance")
+    latency = verdicts["test_model[eager-mlp-4]"]["latency"]
+    assert latency["status"] in ("unchanged", "improved", "regressed", "noisy")
+    assert "host-bound" not in latency.get("note", "")
+
+
+def test_forward_hooks_fail_by_a_host_count(recorded_once, monkeypatch):
+    monkeypatch.setenv("AOTPERF_EXAMPLE_HOOKS", "1")
+    result, verdicts = check(recorded_once, "--aot-backend=eager")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert verdicts["test_model[eager-mlp-4]"]["python_calls_per_call"]["status"] == "regressed"
+    result.stdout.fnmatch_lines(["*test_model?eager-mlp-4?*python_calls_per_call*exact*"])
+
+
+def test_one_more_op_per_call_fails_by_a_host_count(recorded_once, monkeypatch):
+    monkeypatch.setenv("AOTPERF_EXAMPLE_EXTRA_BLOCK", "1")
+    result, verdicts = check(recorded_once, "--aot-backend=eager")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert verdicts["test_model[eager-mlp-4]"]["aten_ops_per_call"]["status"] == "regressed"
+    result.stdout.fnmatch_lines(["*test_model?eager-mlp-4?*aten_ops_per_call*exact*"])
+
+
+def test_one_more_graph_break_fails_exactly(recorded_once, monkeypatch):
+    monkeypatch.setenv("AOTPERF_EXAMPLE_GRAPH_BREAK", "1")
+    result, verdicts = check(recorded_once, "--aot-backend=inductor")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    judged = verdicts["test_model[inductor-mlp-4]"]
+    assert (judged["graph_breaks"]["baseline"], judged["graph_breaks"]["current"]) == (0, 1)
+    result.stdout.fnmatch_lines(["*test_model?inductor-mlp-4?*graph_breaks 1 vs baseline 0*exact*"])
+
+
+def test_a_changed_torch_is_named_and_its_host_counts_are_not_comparable(recorded_once):
+    path = recorded_once.path / "baselines/ci/eager/test_models.json"
+    stored = json.loads(path.read_text())
+    stored["tests"]["test_model[eager-mlp-4]"]["environment"]["torch"] = "2.0.0"
+    path.write_text(json.dumps(stored))
+    result, verdicts = check(recorded_once, "--aot-backend=eager")
+    assert result.ret == 0
+    judged = verdicts["test_model[eager-mlp-4]"]
+    for count in ("aten_ops_per_call", "python_calls_per_call"):
+        assert judged[count]["status"] == "info"
+        assert judged[count]["note"].startswith("not comparable across torch 2.0.0 -> ")
+    assert "environment-changed" in judged["host_peak_rss"]["flags"]
+    assert "environment changed: torch 2.0.0 -> " in judged["recompilations"]["note"]
