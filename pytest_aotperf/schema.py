@@ -27,7 +27,7 @@ def dumps(data: Any, **options: Any) -> str:
 
 def require_json(value: Any, where: str) -> None:
     """SchemaError naming the path under `where` of the first part of `value` that strict JSON cannot hold:
-    a NaN or infinity, a key that is not a string, or an object of another type (a set, a path, ...)."""
+    a NaN or infinity, a key that is not text or an integer, or an object of another type (a set, a path, ...)."""
     if value is None or isinstance(value, (str, bool, int)):
         return
     if isinstance(value, float):
@@ -40,7 +40,7 @@ def require_json(value: Any, where: str) -> None:
         return
     if isinstance(value, Mapping):
         for key, item in value.items():
-            if not isinstance(key, str):
+            if not isinstance(key, (str, int)) and key is not None:  # json writes int, bool and None keys as text
                 raise SchemaError(f"{where}: key {key!r} is not a string (JSON keys are strings)")
             require_json(item, f"{where}.{key}")
         return
