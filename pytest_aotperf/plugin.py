@@ -139,7 +139,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     try:
         recorded = recorder.finish()
-    except ValueError as error:  # a configuration value JSON cannot hold: this test fails, the run goes on
+    except ValueError as error:  # a value the recorder refuses (configuration JSON cannot hold): this test fails
         report.outcome = "failed"
         report.longrepr = f"aotperf: {error}"
         return report

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -48,7 +47,7 @@ class HistoryError(Exception):
     """A history database that cannot be used; the message names the file and why."""
 
 
-@contextlib.contextmanager
+@contextmanager
 def _connection(db: Path) -> Iterator[sqlite3.Connection]:
     """A connection to the history `db`, committed on success; every SQLite failure a HistoryError naming `db`."""
     if Path(db).is_dir():
