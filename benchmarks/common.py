@@ -55,10 +55,11 @@ def cuda_environment() -> Dict[str, Any]:
 
 
 def write_json(path: Union[str, Path], document: Any, indent: int = 1) -> Path:
-    """`document` as JSON at `path` (its folder made); a value JSON has no type for is written as its str."""
+    """`document` as strict JSON at `path` (its folder made); a value JSON has no type for is written as its str,
+    a NaN or infinity is refused (ValueError)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=indent, default=str) + "\n")
+    path.write_text(json.dumps(document, indent=indent, default=str, allow_nan=False) + "\n")
     return path
 
 

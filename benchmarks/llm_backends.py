@@ -134,7 +134,7 @@ def run_child(args: argparse.Namespace) -> None:
     finally:
         backend.close()
     result["torch"] = torch.__version__
-    Path(args.child_out).write_text(json.dumps(result))
+    Path(args.child_out).write_text(json.dumps(result, allow_nan=False))
 
 
 def run_tie_check(args: argparse.Namespace) -> None:
@@ -159,7 +159,7 @@ def run_tie_check(args: argparse.Namespace) -> None:
             found = agreement(model, prompt, eager[size]["token_ids"], entry["token_ids"])
             tie = "" if found.identical else " (a tie)" if found.within(TIE_TOLERANCE[dtype]) else " (NOT a tie)"
             ties.setdefault(backend, {})[size] = found.describe() + tie
-    Path(args.child_out).write_text(json.dumps(ties))
+    Path(args.child_out).write_text(json.dumps(ties, allow_nan=False))
 
 
 def run_this_script(child_arguments: List[str], env: Dict[str, str]) -> None:
@@ -170,7 +170,7 @@ def run_this_script(child_arguments: List[str], env: Dict[str, str]) -> None:
 def tie_check(args: argparse.Namespace, runs: Dict[str, Any], folder: Path) -> Dict[str, Dict[str, str]]:
     """run_tie_check in a process of its own (the runs' token ids in, the verdicts out)."""
     exchange = folder / "ties.json"
-    exchange.write_text(json.dumps(runs))
+    exchange.write_text(json.dumps(runs, allow_nan=False))
     run_this_script(["--child", "ties", "--child-out", str(exchange)], child_environment())
     result: Dict[str, Dict[str, str]] = json.loads(exchange.read_text())
     return result

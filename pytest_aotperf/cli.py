@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .ab.command import add_ab_command, run_ab
-from .atomic import write_atomic
-from .baselines.files import BaselineError, baseline_files, load_file
+from .atomic import WriteError, write_atomic
+from .baselines.files import BaselineError, UnsafeNameError, baseline_files, load_document
 from .baselines.from_reports import refresh_from_reports
-from .history.store import load_series
+from .history.store import HistoryError, load_series
 from .history.trend import DEFAULT_WINDOW
 from .interop.benchmark_json import write_benchmark_json
 from .reporting.history import change_lines, history_html, history_lines
@@ -133,7 +133,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         return COMMANDS[args.command](args, rest)
-    except (ReportError, BaselineError, FileNotFoundError) as error:
+    except (ReportError, BaselineError, UnsafeNameError, HistoryError, WriteError, FileNotFoundError) as error:
         print(f"aotperf {args.command}: {error}", file=sys.stderr)
         return USAGE_ERROR
 
@@ -229,11 +229,15 @@ def history_command(args: argparse.Namespace, _: List[str]) -> int:
 
 def show_command(args: argparse.Namespace, _: List[str]) -> int:
     directory: Path = args.directory
+    if not directory.exists():
+        raise FileNotFoundError(f"{directory}: no such folder")
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: is a file, not a folder of baselines")
     rows = []
     for path in baseline_files(directory):
-        entries = load_file(path)
-        machine, backend = path.relative_to(directory).parts[:2]
-        for test, entry in sorted(entries.items()):
+        document = load_document(path)
+        machine, backend = document.machine, document.backend
+        for test, entry in sorted(document.entries.items()):
             for name, metric in sorted(entry.metrics.items()):
                 value = format_quantity(metric.value, metric.unit) if metric.value is not None else "unavailable"
                 samples = str(metric.summary.n) if metric.summary else ""

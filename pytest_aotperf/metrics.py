@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Literal, Mapping, Optional, Sequence, Tuple, cast
 
 from .measure.stats import Summary, summarize, thin
-from .schema import SchemaError, choice, field, number, require_object, strings
+from .schema import SchemaError, choice, field, number, require_json, require_object, strings
 
 Better = Literal["lower", "higher"]
 Kind = Literal["timing", "duration", "memory", "value", "count"]
@@ -57,6 +57,8 @@ class Metric:
     machine): judged by the spread of its own runs (`host_speed.judge_host_speed`). Durations always are."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"a metric needs a name, not {self.name!r}")
         if self.better not in BETTER_VALUES:
             raise ValueError(f"metric {self.name!r}: better must be one of {BETTER_VALUES}, not {self.better!r}")
         if self.kind not in KIND_VALUES:
@@ -72,6 +74,7 @@ class Metric:
             )
         if self.kind in NON_NEGATIVE_KINDS and any(n < 0 for n in numbers):
             raise ValueError(f"metric {self.name!r}: a {self.kind} metric cannot be negative, found {min(numbers)}")
+        require_json(dict(self.context), f"metric {self.name!r}: context")
 
     @property
     def available(self) -> bool:
@@ -107,6 +110,11 @@ class Metric:
             host_speed=host_speed,
         )
 
+    def thinned(self) -> Metric:
+        """The metric with its samples thinned as a baseline keeps them (`measure.stats.thin`); its value and
+        summary, of every sample, unchanged. What a report keeps unless it asks for raw samples."""
+        return dataclasses.replace(self, samples=thin(self.samples)) if self.samples else self
+
     def stored(self, runs: Tuple[float, ...] = ()) -> Metric:
         """The form a baseline keeps: samples thinned, values rounded, no context, the runs' values.
 
@@ -117,7 +125,7 @@ class Metric:
         return dataclasses.replace(
             self,
             value=rounded(self.value) if self.value is not None else None,
-            samples=tuple(rounded(s) for s in thin(self.samples)) if self.samples else (),
+            samples=tuple(rounded(s) for s in self.thinned().samples),
             summary=_rounded_summary(self.summary) if self.summary is not None else None,
             context=(),
             runs=tuple(rounded(r) for r in runs[-MAX_RUNS:]),
@@ -156,16 +164,18 @@ class Metric:
         kind = cast(Kind, choice(data, "kind", KIND_VALUES, where))
         informational = field(data, "informational", bool, where, False)
         host_speed = field(data, "host_speed", bool, where, False)
-        if "unavailable" in data:
-            reason = field(data, "unavailable", str, where)
-            return cls(name, unit, better, kind, unavailable=reason, informational=informational, host_speed=host_speed)
-        value = number(data.get("value"), f"{where}.value")
-        samples = _numbers(data, "samples", where)
-        summary = _summary(data, where)
-        flags = strings(data, "flags", where)
-        context = tuple(sorted(field(data, "context", dict, where, {}).items()))
-        runs = _numbers(data, "runs", where)
         try:
+            if "unavailable" in data:
+                reason = field(data, "unavailable", str, where)
+                return cls(
+                    name, unit, better, kind, unavailable=reason, informational=informational, host_speed=host_speed
+                )
+            value = number(data.get("value"), f"{where}.value")
+            samples = _numbers(data, "samples", where)
+            summary = _summary(data, where)
+            flags = strings(data, "flags", where)
+            context = tuple(sorted(field(data, "context", dict, where, {}).items()))
+            runs = _numbers(data, "runs", where)
             return cls(
                 name=name,
                 unit=unit,
@@ -180,7 +190,9 @@ class Metric:
                 informational=informational,
                 host_speed=host_speed,
             )
-        except ValueError as error:
+        except SchemaError:
+            raise
+        except ValueError as error:  # what Metric itself refuses
             raise SchemaError(f"{where}: {error}") from None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     from .metrics import Kind
 
 Number = TypeVar("Number", int, float)
+MAX_SECONDS = 3600.0
+"""The longest warm-up or sampling budget of one measurement."""
+MAX_COUNT = 1_000_000
+"""The most samples (or earlier runs) an option may ask for."""
 
 DEFAULT_BACKENDS = "eager"
 TABLE_CHOICES = ("attention", "all")
@@ -64,14 +69,20 @@ def parse_tolerance(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _positive(kind: Callable[[str], Number]) -> Callable[[str], Number]:
+def _positive(kind: Callable[[str], Number], maximum: Number) -> Callable[[str], Number]:
+    """A parser of a finite number above 0 and at most `maximum`."""
+
     def parse(text: str) -> Number:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
         if value <= 0:
             raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"{text!r} is beyond the most this accepts, {maximum:g}")
         return value
 
     parse.__name__ = kind.__name__
@@ -130,21 +141,34 @@ OPTIONS = (
     Option(
         "--aot-machine", "machine key for baselines (default: a slug of the device)", None, parse_machine, metavar="KEY"
     ),
-    Option("--aot-min-samples", "fewest timed samples per measurement", 20, _positive(int), metavar="N"),
+    Option("--aot-min-samples", "fewest timed samples per measurement", 20, _positive(int, MAX_COUNT), metavar="N"),
     Option(
         "--aot-max-time",
         "time budget of one measurement's samples, in seconds",
         1.0,
-        _positive(float),
+        _positive(float, MAX_SECONDS),
         metavar="SECONDS",
     ),
-    Option("--aot-warmup", "warm-up time before sampling, in seconds", 0.05, _positive(float), metavar="SECONDS"),
+    Option(
+        "--aot-warmup",
+        "warm-up time before sampling, in seconds",
+        0.05,
+        _positive(float, MAX_SECONDS),
+        metavar="SECONDS",
+    ),
     Option("--aot-flush-l2", "flush the GPU's L2 cache between samples (as triton's do_bench)", False, flag=True),
     Option(
         "--aot-prior-runs",
         "reports of earlier runs to record with this one (used by aotperf refresh --runs)",
         "",
         metavar="REPORT[,REPORT...]",
+    ),
+    Option(
+        "--aot-report-raw-samples",
+        "keep every sample in the reports (by default thinned to those a baseline keeps; counts and statistics "
+        "are of every sample)",
+        False,
+        flag=True,
     ),
     Option(
         "--aot-report-md",
@@ -159,7 +183,7 @@ OPTIONS = (
         "--aot-history-min-runs",
         "with --aot-history: a metric with this many earlier runs here is judged by their noise band",
         10,
-        _positive(int),
+        _positive(int, MAX_COUNT),
         metavar="N",
     ),
     Option(
@@ -249,6 +273,7 @@ class Settings:
     share_gpus: bool = False
     compile_cache: str = "fresh"
     host_timings: HostRule = SPREAD
+    report_raw_samples: bool = False
 
     @property
     def outputs(self) -> Dict[str, Optional[Path]]:
@@ -270,7 +295,7 @@ def read_settings(config: pytest.Config) -> Settings:
     root = Path(config.rootpath)
     return Settings(
         backends=values["aot_backend"],
-        baseline_dir=root / values["aot_baseline_dir"],
+        baseline_dir=baseline_folder(root, values["aot_baseline_dir"]),
         refresh=bool(values["aot_refresh"]),
         force_refresh=bool(values["aot_force_refresh"]),
         tolerance=values["aot_tolerance"],
@@ -297,7 +322,18 @@ def read_settings(config: pytest.Config) -> Settings:
         share_gpus=bool(values["aot_share_gpus"]),
         compile_cache=values["aot_compile_cache"],
         host_timings=values["aot_host_timings"],
+        report_raw_samples=bool(values["aot_report_raw_samples"]),
     )
+
+
+def baseline_folder(root: Path, text: str) -> Path:
+    """The baseline folder `text` names, from `root`; usage errors for none and for a file."""
+    if not str(text).strip():
+        raise pytest.UsageError("--aot-baseline-dir: empty; name a folder (default: baselines)")
+    folder = root / text
+    if folder.exists() and not folder.is_dir():
+        raise pytest.UsageError(f"--aot-baseline-dir: {folder} is a file, not a folder")
+    return folder
 
 
 def share_gpus(config: pytest.Config) -> bool:

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import Any, List, Optional, Sequence
+from pathlib import Path
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import pytest
 
 from . import gpus, xdist
+from .atomic import WriteError
 from .baselines.files import BaselineError, UnsafeNameError, machines_with_baselines
 from .compile_cache import use_fresh_caches
 from .fixtures import aot_backend, aot_compile, aot_device, aot_llm, aot_perf, aot_timer, backend_name  # noqa: F401
-from .history.store import append_run
+from .history.store import HistoryError, append_run, check_history
 from .interop.benchmark_json import write_benchmark_json
 from .interop.gate import aot_benchmark, is_gated, keep_benchmark_stats  # noqa: F401
 from .marks import MARKER_HELP, marker_spec
-from .options import add_options, early_value, read_settings, share_gpus
+from .options import Settings, add_options, early_value, read_settings, share_gpus
 from .reporting.markdown import write_markdown
 from .reporting.terminal import summary_lines
-from .results import PerfTestId, ReportError, load_report, run_values, write_report
+from .results import PerfTestId, ReportError, RunReport, load_report, run_values, write_report
 from .session import NO_BACKEND, AotPerfSession
 from .stash import GPU_KEY, RECORDER_KEY, SESSION_KEY, SPEC_KEY, session_of
 
@@ -61,10 +64,29 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         prior = run_values(load_report(path) for path in settings.prior_runs)
     except ReportError as error:
         raise pytest.UsageError(f"--aot-prior-runs: {error}") from None
+    _check_outputs(settings)
     aot = config.stash[SESSION_KEY] = AotPerfSession(settings, config.rootpath, prior)
     if xdist.is_controller(config):
         xdist.check_baseline_files(aot)
         config.pluginmanager.register(xdist.ResultReceiver(aot), "aotperf-xdist-receiver")
+
+
+def _check_outputs(settings: Settings) -> None:
+    """Usage errors, before any test runs, for an output that names a folder and a history that is not one."""
+    outputs = {
+        "--aot-report": settings.report,
+        "--aot-report-md": settings.report_md,
+        "--aot-benchmark-json": settings.benchmark_json,
+        "--aot-history": settings.history,
+    }
+    for option, path in outputs.items():
+        if path is not None and path.is_dir():
+            raise pytest.UsageError(f"{option}: {path} is a folder; name a file")
+    if settings.history is not None:
+        try:
+            check_history(settings.history)
+        except HistoryError as error:
+            raise pytest.UsageError(f"--aot-history: {error}") from None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -115,12 +137,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     recorder = item.stash.get(RECORDER_KEY, None)
     if call.when != "call" or recorder is None or not report.passed:
         return report
-    recorded = recorder.finish()
+    try:
+        recorded = recorder.finish()
+    except ValueError as error:  # a value the recorder refuses (configuration JSON cannot hold): this test fails
+        report.outcome = "failed"
+        report.longrepr = f"aotperf: {error}"
+        return report
     aot = session_of(item.config)
     test = PerfTestId.of(item.nodeid, recorded.baseline_key)
     result = aot.judge(test, recorded.metrics, item.stash[SPEC_KEY], recorded.config)
     if xdist.is_worker(item.config):
-        result = xdist.send(report, result)
+        result = xdist.send(report, aot.reported(result))
     else:
         aot.keep(result)
     if result.failures:
@@ -145,18 +172,33 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if xdist.is_worker(session.config):
         return  # the controller writes for the whole run
     if aot.settings.refresh and exitstatus != pytest.ExitCode.INTERRUPTED:
-        aot.write_baselines()
-    if not any(aot.settings.outputs.values()):
-        return
-    report = aot.report()
-    if aot.settings.report:
-        write_report(aot.settings.report, report)
-    if aot.settings.report_md:
-        write_markdown(aot.settings.report_md, report)
-    if aot.settings.benchmark_json:
-        write_benchmark_json(aot.settings.benchmark_json, report)
-    if aot.settings.history and aot.results:
-        append_run(aot.settings.history, report)
+        _writing(aot, "baselines not written", aot.write_baselines)
+    if any(aot.settings.outputs.values()):
+        _write_outputs(aot)
+    if aot.write_errors:
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+
+def _write_outputs(aot: AotPerfSession) -> None:
+    """The run's report files and history; each written, or its failure kept to be shown, the others still written."""
+    settings, report = aot.settings, aot.report()
+    writers: List[Tuple[str, Optional[Path], Callable[[Path, RunReport], object]]] = [
+        ("--aot-report", settings.report, write_report),
+        ("--aot-report-md", settings.report_md, write_markdown),
+        ("--aot-benchmark-json", settings.benchmark_json, write_benchmark_json),
+        ("--aot-history", settings.history if aot.results else None, append_run),
+    ]
+    for option, path, write in writers:
+        if path is not None:
+            _writing(aot, option, functools.partial(write, path, report))
+
+
+def _writing(aot: AotPerfSession, what: str, write: Callable[[], object]) -> None:
+    """Run `write`; a file or database it cannot write is kept in the session's write errors, saying `what`."""
+    try:
+        write()
+    except (WriteError, HistoryError) as error:
+        aot.write_errors.append(f"{what}: {error}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -170,7 +212,11 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     aot = config.stash.get(SESSION_KEY, None)
-    if aot is None or not aot.results:
+    if aot is None:
+        return
+    for error in aot.write_errors:
+        terminalreporter.write_line(f"aotperf: {error}", red=True)
+    if not aot.results:
         return
     write = terminalreporter.write_line
     terminalreporter.section(f"aotperf (machine {aot.machine})")

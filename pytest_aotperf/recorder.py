@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
@@ -18,6 +19,7 @@ from .measure.kernels import NO_CUDA_FOR_KERNEL_COUNT
 from .measure.timing import L2Flusher, SamplingPlan, Timer, sample
 from .memory_monitor import MemoryMonitor, absolute_of
 from .metrics import Better, Kind, Metric
+from .schema import require_json
 from .units import format_quantity
 
 RECOMPILED = "recompiled"
@@ -110,6 +112,7 @@ class PerfRecorder:
         self._llm: Optional[Dict[str, Any]] = None
         self._tensor_parallel_size = 1
         self._recorded: Optional[Recorded] = None
+        self._config: Dict[str, Any] = {}
 
     @property
     def metrics(self) -> Tuple[Metric, ...]:
@@ -225,9 +228,13 @@ class PerfRecorder:
         host_speed: Optional[bool] = None,
         **context: Any,
     ) -> Metric:
-        """Record one value, such as a throughput (better="higher") or a count; it must be finite.
+        """Record one value, such as a throughput (better="higher") or a count; it must be a finite number.
         `host_speed`: whether it moves with the host's speed (see `Metric.host_speed`); by default a
         timing on a machine without a GPU does."""
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(
+                f"{self.test_id}: metric {name!r}: the value must be a number, not {type(value).__name__} {value!r}"
+            )
         with self._naming_the_test():
             metric = Metric(
                 name=name,
@@ -290,14 +297,15 @@ class PerfRecorder:
     @property
     def config(self) -> Dict[str, Any]:
         """The configuration measured so far, as it is stored with the baseline: each attached model's compile
-        details (`compile`, `compile_2`, ...), the LLM's (`llm`), the GPUs it spans and this worker's GPU."""
-        config: Dict[str, Any] = {f"compile{suffix}": dict(model.stats.details) for suffix, model in self._suffixed()}
+        details (`compile`, `compile_2`, ...), the LLM's (`llm`), the GPUs it spans and this worker's GPU. A test
+        adds its own entries with `aot_perf.config[key] = value` (JSON values, checked when the test finishes)."""
+        self._config.update({f"compile{suffix}": dict(model.stats.details) for suffix, model in self._suffixed()})
         if self._llm is not None:
-            config["llm"] = dict(self._llm)
+            self._config["llm"] = dict(self._llm)
         if self._tensor_parallel_size > 1:
-            config[TENSOR_PARALLEL_SIZE] = self._tensor_parallel_size
-        config.update(self._gpu.record())
-        return config
+            self._config[TENSOR_PARALLEL_SIZE] = self._tensor_parallel_size
+        self._config.update(self._gpu.record())
+        return self._config
 
     def finish(self) -> Recorded:
         """Add the attached models' compile statistics (the second model's as `compile_s_2`, ...) and the memory
@@ -306,6 +314,9 @@ class PerfRecorder:
         second call returns the same."""
         if self._recorded is not None:
             return self._recorded
+        config = self.config
+        with self._naming_the_test():
+            require_json(config, "configuration")
         for suffix, model in self._suffixed():
             for metric in model.stats.metrics:
                 self.add(dataclasses.replace(metric, name=metric.name + suffix))
@@ -316,7 +327,7 @@ class PerfRecorder:
                     self._metrics[metric.name] = metric
             self._memory = None
         metrics = flag_shared(self.metrics, self._gpu)
-        self._recorded = Recorded(metrics, self.config, keyed_backend(self._backend, self._tensor_parallel_size))
+        self._recorded = Recorded(metrics, dict(config), keyed_backend(self._backend, self._tensor_parallel_size))
         return self._recorded
 
     def _suffixed(self) -> Iterator[Tuple[str, CompiledModel]]:

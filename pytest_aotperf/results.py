@@ -7,14 +7,14 @@ JSON path.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Literal, Mapping, Optional, Tuple
 
 from .atomic import write_atomic
 from .metrics import Metric
-from .schema import SchemaError, loads, require_object, strings
+from .schema import SchemaError, dumps, loads, require_object, strings
 from .schema import field as json_field
 from .verdict import Verdict
 
@@ -62,6 +62,10 @@ class PerfTestResult:
 
     def metric(self, name: str) -> Optional[Metric]:
         return next((m for m in self.metrics if m.name == name), None)
+
+    def thinned(self) -> PerfTestResult:
+        """The result with each metric's samples thinned as baselines keep them (`Metric.thinned`)."""
+        return dataclasses.replace(self, metrics=tuple(metric.thinned() for metric in self.metrics))
 
     def to_json(self) -> Dict[str, Any]:
         return {
@@ -152,7 +156,7 @@ class RunReport:
 
 
 def write_report(path: Path, report: RunReport) -> None:
-    write_atomic(path, json.dumps(report.to_json(), indent=2, sort_keys=True, default=str) + "\n")
+    write_atomic(path, dumps(report.to_json(), indent=2, sort_keys=True, default=str) + "\n")
 
 
 def load_report(path: Path) -> RunReport:

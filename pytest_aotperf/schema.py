@@ -1,4 +1,5 @@
-"""Checks for JSON read back from files (baselines, reports): errors name the JSON path. Pure."""
+"""Strict JSON: checks for JSON read back from files (baselines, reports), errors naming the JSON path, and
+the one way the project writes JSON (no NaN or Infinity token, ever). Pure."""
 
 from __future__ import annotations
 
@@ -17,6 +18,33 @@ class SchemaError(ValueError):
 def loads(text: str) -> Any:
     """JSON text as the standard has it: the NaN, Infinity and -Infinity that Python accepts are refused."""
     return json.loads(text, parse_constant=_refuse_constant)
+
+
+def dumps(data: Any, **options: Any) -> str:
+    """`data` as strict JSON text: a NaN or infinity raises ValueError instead of writing a token readers refuse."""
+    return json.dumps(data, allow_nan=False, **options)
+
+
+def require_json(value: Any, where: str) -> None:
+    """SchemaError naming the path under `where` of the first part of `value` that strict JSON cannot hold:
+    a NaN or infinity, a key that is not text or an integer, or an object of another type (a set, a path, ...)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SchemaError(f"{where}: {value} is not a finite number (JSON has no NaN or infinity)")
+        return
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            require_json(item, f"{where}[{index}]")
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, (str, int)) and key is not None:  # json writes int, bool and None keys as text
+                raise SchemaError(f"{where}: key {key!r} is not a string (JSON keys are strings)")
+            require_json(item, f"{where}.{key}")
+        return
+    raise SchemaError(f"{where}: a {type(value).__name__} is not a JSON value (use numbers, strings, lists, dicts)")
 
 
 def _refuse_constant(token: str) -> Any:

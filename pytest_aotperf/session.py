@@ -36,6 +36,8 @@ class AotPerfSession:
         self.root = root
         self.results: List[PerfTestResult] = []
         self.written: List[Path] = []
+        self.write_errors: List[str] = []
+        """What the run could not write (baselines, reports, history), one line each."""
         self._prior_runs = prior_runs
         self._backends: Dict[str, Backend] = {}
 
@@ -128,7 +130,12 @@ class AotPerfSession:
 
     def keep(self, result: PerfTestResult) -> None:
         """Add a judged result to the run, its new baseline entry staged first in refresh mode."""
-        self.results.append(self.refresh(result) if self.settings.refresh else result)
+        self.results.append(self.reported(self.refresh(result) if self.settings.refresh else result))
+
+    def reported(self, result: PerfTestResult) -> PerfTestResult:
+        """A result as the run's reports keep it: samples thinned as baselines keep them, unless
+        --aot-report-raw-samples."""
+        return result if self.settings.report_raw_samples else result.thinned()
 
     def write_baselines(self) -> None:
         self.written = self.store.write()

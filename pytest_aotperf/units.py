@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Tuple, Union
 
@@ -19,6 +20,8 @@ BYTE_UNITS = {
 }
 COUNT = "count"
 """The unit of counted things (graphs, replays): shown as a bare number."""
+MAX_TOLERANCE_PERCENT = 1000.0
+"""A tolerance above 1000% (a metric 11 times worse passing) is a mistake, not a tolerance."""
 _QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ/%]*)\s*$")
 
 
@@ -35,19 +38,27 @@ def parse_percent(text: Union[str, float, int]) -> float:
         if not match or match.group(2) not in ("", "%"):
             raise QuantityError(f"{text!r} is not a percentage; write it like '5%' or 5")
         number = float(match.group(1))
+    if not math.isfinite(number):
+        raise QuantityError(f"{text!r} is not a finite percentage")
     if number < 0:
         raise QuantityError(f"{text!r}: a tolerance cannot be negative")
+    if number > MAX_TOLERANCE_PERCENT:
+        raise QuantityError(f"{text!r}: a tolerance above {MAX_TOLERANCE_PERCENT:g}% judges nothing")
     return number / 100.0
 
 
 def split_quantity(text: Union[str, float, int]) -> Tuple[float, str]:
-    """(number, unit as written); numbers have no unit."""
+    """(number, unit as written); numbers have no unit. The number must be finite."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return float(text), ""
-    match = _QUANTITY.match(str(text))
-    if not match:
-        raise QuantityError(f"{text!r} is not a quantity; write a number and a unit, like '2 ms' or '1.5 GiB'")
-    return float(match.group(1)), match.group(2)
+        number, unit = float(text), ""
+    else:
+        match = _QUANTITY.match(str(text))
+        if not match:
+            raise QuantityError(f"{text!r} is not a quantity; write a number and a unit, like '2 ms' or '1.5 GiB'")
+        number, unit = float(match.group(1)), match.group(2)
+    if not math.isfinite(number):
+        raise QuantityError(f"{text!r} is not a finite quantity")
+    return number, unit
 
 
 def parse_quantity(text: Union[str, float, int], unit: str) -> float:

@@ -24,6 +24,9 @@ NEW: Status = "new"
 INFO: Status = "info"
 """An informational metric (`Metric.informational`): shown with its change, never judged."""
 UNAVAILABLE: Status = "unavailable"
+UNIT_CHANGED = "unit-changed"
+DIRECTION_CHANGED = "direction-changed"
+"""Flags of a new metric whose stored baseline is in another unit, or has the other direction: not compared."""
 STATUSES: Tuple[Status, ...] = (REGRESSED, IMPROVED, UNCHANGED, NOISY, NEW, INFO, UNAVAILABLE)
 MEMORY_SLACK_BYTES = 8 * 2**20
 """Memory may grow by this much beyond its tolerance before it counts: a test's own host peak RSS moved by
@@ -60,7 +63,8 @@ class Verdict:
         if self.current is None:
             return f"{self.metric}: unavailable ({self.note})"
         if self.baseline is None:
-            return f"{label} {format_quantity(self.current, self.unit)} (no baseline)"
+            without = f"no baseline; {self.note}" if self.note else "no baseline"
+            return f"{label} {format_quantity(self.current, self.unit)} ({without})"
         change = f"{self.change:+.1%}" if self.change is not None else "n/a"
         current, baseline = format_quantity(self.current, self.unit), format_quantity(self.baseline, self.unit)
         text = f"{label} {current} vs {self.reference or 'baseline'} {baseline} ({change}, {self._allowance()})"
@@ -142,7 +146,9 @@ def judge(
         return new
     if baseline.unit != current.unit or baseline.better != current.better:
         return dataclasses.replace(
-            new, note=f"baseline was in {baseline.unit!r} ({baseline.better} is better): not comparable"
+            new,
+            flags=new.flags + (UNIT_CHANGED if baseline.unit != current.unit else DIRECTION_CHANGED,),
+            note=f"baseline was in {baseline.unit!r} ({baseline.better} is better): not comparable",
         )
     cur, ref = current.value, baseline.value
     assert cur is not None  # an available metric has a value

@@ -9,14 +9,13 @@ at its session's end writes baselines, reports, history and the terminal table o
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Optional
 
 import pytest
 
 from .baselines.files import BaselineError, baseline_files, load_file
 from .results import PerfTestResult
-from .schema import SchemaError, loads
+from .schema import dumps, loads
 from .session import AotPerfSession
 
 RESULT_ATTRIBUTE = "aotperf_result"
@@ -58,10 +57,10 @@ def check_baseline_files(aot: AotPerfSession) -> None:
 
 def send(report: pytest.TestReport, result: PerfTestResult) -> PerfTestResult:
     """Attach `result` to a worker's report; a result the controller could not read back fails its test."""
-    text = json.dumps(result.to_json(), default=str)
     try:
+        text = dumps(result.to_json(), default=str)
         decode(text, report.nodeid)
-    except SchemaError as error:
+    except ValueError as error:  # a SchemaError, or a NaN json refuses to write
         failure = f"{result.test.nodeid}: its result cannot be sent to the xdist controller: {error}"
         return dataclasses.replace(result, failures=result.failures + (failure,))
     setattr(report, RESULT_ATTRIBUTE, text)

@@ -6,12 +6,12 @@ each is checked to be a plain name, and every path to lie under the baseline fol
 
 from __future__ import annotations
 
-import json
 import re
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Dict, List, Mapping
 
-from ..schema import SchemaError, loads
+from ..schema import SchemaError, dumps, loads
 from .entries import BaselineEntry
 
 SCHEMA = "pytest-aotperf/baseline/1"
@@ -52,14 +52,34 @@ def baseline_path(root: Path, machine: str, backend: str, module_path: str) -> P
     return path
 
 
+@dataclass(frozen=True)
+class BaselineDocument:
+    """A baseline file's content: the machine and backend it was recorded for ("-" where it does not say), and its
+    entries by test name."""
+
+    machine: str
+    backend: str
+    entries: Mapping[str, BaselineEntry]
+
+
 def load_file(path: Path) -> Dict[str, BaselineEntry]:
     """The entries of a baseline file by test name; {} if there is no file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return dict(load_document(path).entries)
     except FileNotFoundError:
         return {}
+
+
+def load_document(path: Path) -> BaselineDocument:
+    """A baseline file, read strictly: BaselineError naming it when it is unusable; FileNotFoundError when missing."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise
     except (OSError, UnicodeDecodeError) as error:
-        raise BaselineError(path, f"cannot be read: {error} (the file was left as it is)") from None
+        above = next((parent for parent in path.parents if parent.is_file()), None)
+        reason = f"{above} is a file, not a folder" if above is not None else str(error)
+        raise BaselineError(path, f"cannot be read: {reason} (the file was left as it is)") from None
     try:
         data = loads(text)
     except (ValueError, RecursionError) as error:
@@ -76,10 +96,12 @@ def load_file(path: Path) -> Dict[str, BaselineEntry]:
     tests = data.get("tests")
     if not isinstance(tests, dict):
         raise BaselineError(path, "field 'tests' must be an object of test name to entry")
+    machine, backend = (str(data[key]) if isinstance(data.get(key), str) else "-" for key in ("machine", "backend"))
     try:
-        return {name: BaselineEntry.from_json(entry, f"tests.{name}") for name, entry in tests.items()}
+        entries = {name: BaselineEntry.from_json(entry, f"tests.{name}") for name, entry in tests.items()}
     except SchemaError as error:
         raise BaselineError(path, f"{error} (the file was left as it is)") from None
+    return BaselineDocument(machine, backend, entries)
 
 
 def render(machine: str, backend: str, entries: Mapping[str, BaselineEntry]) -> str:
@@ -90,7 +112,7 @@ def render(machine: str, backend: str, entries: Mapping[str, BaselineEntry]) -> 
         "backend": backend,
         "tests": {name: entry.to_json() for name, entry in entries.items()},
     }
-    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
 def machines_with_baselines(root: Path) -> List[str]:

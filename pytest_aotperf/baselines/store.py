@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from ..atomic import folder_lock, write_atomic
+from ..atomic import folder_lock, remove_stale_temporaries, write_atomic
 from ..results import BaselineChange
 from .entries import BaselineEntry
 from .files import BaselineError, baseline_path, load_file, render
@@ -55,7 +55,8 @@ class BaselineStore:
         """Merge the staged entries into each file as it is now, under its folder's lock; returns the files changed.
 
         Entries another run wrote since this run read the file are kept, except those of the tests
-        this run refreshed too: there the last writer wins, and a BaselineOverwriteWarning says so.
+        this run refreshed too: there the last writer wins, and a BaselineOverwriteWarning says so. Temporary
+        files a killed write left are removed; a folder that cannot be written is a WriteError naming it.
         """
         written = []
         for (backend, module), staged in sorted(self._staged.items()):
@@ -67,6 +68,7 @@ class BaselineStore:
                     if current.get(name) != read.get(name):
                         warnings.warn(BaselineOverwriteWarning(_overwrite_message(path, name)), stacklevel=2)
                 merged = dict(sorted({**current, **staged}.items()))
+                remove_stale_temporaries(path)
                 if write_atomic(path, _rendered(path, self.machine, backend, merged)):
                     written.append(path)
             self._files[(backend, module)] = merged

@@ -7,12 +7,12 @@ metric in seconds becomes one benchmark: its statistics are computed by pytest-b
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Dict
 
 from ..atomic import write_atomic
 from ..results import RunReport
+from ..schema import dumps
 
 DEFAULT_METRIC = "latency"
 """The metric named by the test alone; other metrics are named `test:metric`."""
@@ -74,4 +74,4 @@ def benchmark_json(report: RunReport) -> Dict[str, Any]:
 
 
 def write_benchmark_json(path: Path, report: RunReport) -> None:
-    write_atomic(Path(path), json.dumps(benchmark_json(report), indent=4, default=str) + "\n")
+    write_atomic(Path(path), dumps(benchmark_json(report), indent=4, default=str) + "\n")
