@@ -35,6 +35,7 @@ def test_operators_and_runtime_calls_are_counted_inside_the_call_range_only():
         event("cudaLaunchKernel", 13, activity="cuda_runtime"),
         event("cuLaunchKernel", 14, activity="cuda_driver"),
         event("sm90_gemm", 15, activity="kernel", device=CUDA),
+        event(CALL_RANGE, 16, 22, activity="gpu_user_annotation", device=CUDA),  # the range on the GPU's timeline
         event("cudaDeviceSynchronize", 25, activity="cuda_runtime"),  # the probe's synchronisation, after
     ]
     assert host_operations(events, on_cuda=True) == (2, 2)

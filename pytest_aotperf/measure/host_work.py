@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Optional, Tuple
 CALL_RANGE = "aotperf.counted_call"
 """The profiler annotation around the counted call."""
 RUNTIME_ACTIVITIES = ("cuda_runtime", "cuda_driver")
+DEVICE_ACTIVITIES = ("kernel", "gpu_memcpy", "gpu_memset", "gpu_user_annotation")
 RUNTIME_NAME = re.compile(r"^cu(da)?[A-Z]")
 """A CUDA runtime or driver call by name (`cudaLaunchKernel`, `cuLaunchKernel`), for torch before 2.12,
 whose events do not name their activity."""
@@ -44,7 +45,7 @@ class HostWork:
 def host_operations(events: Iterable[Any], on_cuda: bool) -> Tuple[int, Optional[int]]:
     """(operators, runtime calls) among profiler events that start inside the CALL_RANGE annotation."""
     events = list(events)
-    ranges = [event.time_range for event in events if event.name == CALL_RANGE]
+    ranges = [event.time_range for event in events if event.name == CALL_RANGE and not on_device(event)]
     if len(ranges) != 1:
         raise ValueError(f"expected one {CALL_RANGE!r} range among the profiler's events, found {len(ranges)}")
     start, end = ranges[0].start, ranges[0].end
@@ -55,13 +56,20 @@ def host_operations(events: Iterable[Any], on_cuda: bool) -> Tuple[int, Optional
     return operators, sum(1 for event in inside if is_runtime_call(event))
 
 
+def on_device(event: Any) -> bool:
+    """An event of the GPU's timeline: a kernel, a copy, or the GPU's copy of an annotated range."""
+    return (
+        getattr(event.device_type, "name", "") == "CUDA"
+        or str(getattr(event, "activity_type", "")) in DEVICE_ACTIVITIES
+    )
+
+
 def is_runtime_call(event: Any) -> bool:
     """A host-side call into the CUDA runtime or driver: torch >= 2.12 names the activity; before, the name tells."""
     activity = getattr(event, "activity_type", None)
     if activity is not None:
         return str(activity) in RUNTIME_ACTIVITIES
-    on_device = getattr(event.device_type, "name", "") == "CUDA"
-    return not on_device and bool(RUNTIME_NAME.match(event.name))
+    return not on_device(event) and bool(RUNTIME_NAME.match(event.name))
 
 
 def count_python_calls(fn: Callable[[], Any]) -> int:
