@@ -16,7 +16,7 @@ ENVIRONMENT_CHANGED = "environment-changed"
 HOST_COUNT_DEPENDS_ON: Mapping[str, Tuple[str, ...]] = {
     "aten_ops_per_call": ("torch",),
     "cuda_runtime_calls_per_call": ("torch", "cuda", "driver"),
-    "python_calls_per_call": ("python", "torch", "vllm"),
+    "python_calls_per_call": ("python", "torch"),
     "fx_calls": ("python", "torch"),
     "inductor_kernels": ("torch",),
 }
