@@ -74,20 +74,17 @@ def test_the_fixed_tolerance_comes_back_with_the_option(recorded_once):
     assert "host-bound" not in latency.get("note", "")
 
 
-def test_forward_hooks_fail_by_a_host_count(recorded_once, monkeypatch):
-    monkeypatch.setenv("AOTPERF_EXAMPLE_HOOKS", "1")
+@pytest.mark.parametrize(
+    "knob, count",
+    [("HOOKS", "python_calls_per_call"), ("EXTRA_BLOCK", "aten_ops_per_call")],
+    ids=["forward hooks", "one more op per call"],
+)
+def test_host_side_regressions_fail_by_a_host_count(recorded_once, monkeypatch, knob, count):
+    monkeypatch.setenv(f"AOTPERF_EXAMPLE_{knob}", "1")
     result, verdicts = check(recorded_once, "--aot-backend=eager")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert verdicts["test_model[eager-mlp-4]"]["python_calls_per_call"]["status"] == "regressed"
-    result.stdout.fnmatch_lines(["*test_model?eager-mlp-4?*python_calls_per_call*exact*"])
-
-
-def test_one_more_op_per_call_fails_by_a_host_count(recorded_once, monkeypatch):
-    monkeypatch.setenv("AOTPERF_EXAMPLE_EXTRA_BLOCK", "1")
-    result, verdicts = check(recorded_once, "--aot-backend=eager")
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert verdicts["test_model[eager-mlp-4]"]["aten_ops_per_call"]["status"] == "regressed"
-    result.stdout.fnmatch_lines(["*test_model?eager-mlp-4?*aten_ops_per_call*exact*"])
+    assert verdicts["test_model[eager-mlp-4]"][count]["status"] == "regressed"
+    result.stdout.fnmatch_lines([f"*test_model?eager-mlp-4?*{count}*exact*"])
 
 
 def test_one_more_graph_break_fails_exactly(recorded_once, monkeypatch):

@@ -1,35 +1,33 @@
-"""What torch.compile has produced in this process: graphs and graph breaks, read around compiles and timed samples."""
+"""What torch.compile has produced in this process: graphs, graph breaks, captured calls and generated kernels,
+read around compiles and timed samples. Each is 0 until torch.compile has been loaded."""
 
 from __future__ import annotations
 
 import sys
+from typing import Any, Mapping
+
+
+def _dynamo_counters() -> Mapping[str, Mapping[str, Any]]:
+    if "torch._dynamo" not in sys.modules:
+        return {}
+    from torch._dynamo.utils import counters
+
+    return counters
 
 
 def compiled_graph_count() -> int:
-    """Graphs torch.compile has produced in this process (0 if dynamo was never loaded)."""
-    if "torch._dynamo" not in sys.modules:
-        return 0
-    from torch._dynamo.utils import counters
-
-    return int(counters["stats"]["unique_graphs"])
+    """Graphs torch.compile has produced in this process."""
+    return int(_dynamo_counters().get("stats", {}).get("unique_graphs", 0))
 
 
 def graph_break_count() -> int:
-    """Graph breaks torch.compile has met in this process, over every reason (0 if dynamo was never loaded)."""
-    if "torch._dynamo" not in sys.modules:
-        return 0
-    from torch._dynamo.utils import counters
-
-    return sum(int(count) for count in counters["graph_break"].values())
+    """Graph breaks torch.compile has met in this process, over every reason."""
+    return sum(int(count) for count in _dynamo_counters().get("graph_break", {}).values())
 
 
 def captured_call_count() -> int:
-    """Calls (FX `call_*` nodes) torch.compile has captured into graphs in this process (0 without dynamo)."""
-    if "torch._dynamo" not in sys.modules:
-        return 0
-    from torch._dynamo.utils import counters
-
-    return int(counters["stats"]["calls_captured"])
+    """Calls (FX `call_*` nodes) torch.compile has captured into graphs in this process."""
+    return int(_dynamo_counters().get("stats", {}).get("calls_captured", 0))
 
 
 def inductor_kernel_count() -> int:
