@@ -11,7 +11,7 @@ from pytest_aotperf.ab.judge import Side, ab_report, judge_rounds, pool
 from pytest_aotperf.cli import main
 from pytest_aotperf.metrics import Metric
 from pytest_aotperf.results import PerfTestId, PerfTestResult, RunReport
-from pytest_aotperf.verdict import IMPROVED, NEW, REGRESSED, UNCHANGED, Verdict
+from pytest_aotperf.verdict import IMPROVED, INFO, NEW, REGRESSED, UNCHANGED, Verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 JITTER = (1.0, 0.99, 1.01, 0.995, 1.005)
@@ -44,7 +44,7 @@ def test_the_trees_alternate_so_each_goes_first_in_every_other_round():
     assert "".join(tree.label for _, tree in _schedule(a, b, 3)) == "ABBAAB"
 
 
-def round_report(compile_s, latency_ms):
+def round_report(compile_s, latency_ms, host_timings="tolerance"):
     """One round's report of one test: a cold or warm compile time and a latency."""
     metrics = (
         Metric("compile_s", "s", "lower", "duration", value=compile_s),
@@ -54,7 +54,7 @@ def round_report(compile_s, latency_ms):
     test = PerfTestResult(
         PerfTestId("t.py::test_m[inductor]", "t.py", "test_m[inductor]", "inductor"), metrics, verdicts, ()
     )
-    return RunReport("m", {}, {"host_timings": "tolerance"}, (), (test,))
+    return RunReport("m", {}, {"host_timings": host_timings}, (), (test,))
 
 
 def test_compile_times_are_judged_from_each_trees_first_round_alone_other_metrics_from_all():
@@ -66,6 +66,13 @@ def test_compile_times_are_judged_from_each_trees_first_round_alone_other_metric
     assert (compile_s.status, compile_s.baseline, compile_s.current) == (UNCHANGED, 10.0, 10.0)
     assert latency.status == REGRESSED and len(test.metric("latency").samples) == 60
     assert "first round only (a cold compile)" in report.comparison_description
+
+
+def test_under_the_spread_rule_compile_times_stay_information_however_many_rounds():
+    rounds = [round_report(10.0, 1.0, host_timings="spread") for _ in range(5)]
+    report = ab_report(Side("base", "b" * 40, rounds), Side("head", "h" * 40, rounds), "main")
+    (compile_s,) = (v for v in report.tests[0].verdicts if v.metric == "compile_s")
+    assert compile_s.status == INFO and "compile, capture and build times" in report.comparison_description
 
 
 def test_every_round_keeps_its_trees_compile_caches_unless_the_arguments_say_otherwise(tmp_path):

@@ -5,7 +5,8 @@ verdict is the usual one (tolerance, bootstrap interval of the ratio of medians)
 spread of base. Host-speed timings follow the session's rule: judged by the band of base's rounds once
 there are HOST_MIN_RUNS of them, information before (or by the tolerance, with `host_timings=tolerance`).
 One-shot durations (compile, capture and build times) are taken from each tree's first round that measured
-them alone: it compiles cold, and later rounds reuse that tree's compile caches.
+them alone: it compiles cold, and later rounds reuse that tree's compile caches. One run is no band, so
+under the spread rule they stay information however many rounds.
 """
 
 from __future__ import annotations
@@ -111,7 +112,10 @@ def _host_rule_said(host_rule: HostRule, rounds: int) -> str:
             f"Host-speed timings (host-bound latency, compile and build times) are shown as information: "
             f"their spread is judged from {HOST_MIN_RUNS} rounds."
         )
-    return "Host-speed timings were judged by the band of base's rounds."
+    return (
+        "Host-bound latencies were judged by the band of base's rounds; compile, capture and build times "
+        "(one cold round a tree) are shown as information."
+    )
 
 
 def _nodeids(reports: Sequence[RunReport]) -> List[str]:
