@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_aotperf.ab.command import Tree, _schedule, split_base
-from pytest_aotperf.ab.judge import judge_rounds, pool
+from pytest_aotperf.ab.command import Tree, _schedule, round_command, split_base
+from pytest_aotperf.ab.judge import Side, ab_report, judge_rounds, pool
 from pytest_aotperf.cli import main
 from pytest_aotperf.metrics import Metric
-from pytest_aotperf.verdict import IMPROVED, NEW, REGRESSED, UNCHANGED
+from pytest_aotperf.results import PerfTestId, PerfTestResult, RunReport
+from pytest_aotperf.verdict import IMPROVED, INFO, NEW, REGRESSED, UNCHANGED, Verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 JITTER = (1.0, 0.99, 1.01, 0.995, 1.005)
@@ -41,6 +42,48 @@ def test_head_is_judged_against_base_with_bases_round_spread_added():
 def test_the_trees_alternate_so_each_goes_first_in_every_other_round():
     a, b = (Tree(label, Path(label), Path(label), Path(label)) for label in "AB")
     assert "".join(tree.label for _, tree in _schedule(a, b, 3)) == "ABBAAB"
+
+
+def round_report(compile_s, latency_ms, host_timings="tolerance"):
+    """One round's report of one test: a cold or warm compile time and a latency."""
+    metrics = (
+        Metric("compile_s", "s", "lower", "duration", value=compile_s),
+        timing(latency_ms, rounds=1)[0],
+    )
+    verdicts = tuple(Verdict(m.name, NEW, m.value, None, m.unit, 0.25) for m in metrics)
+    test = PerfTestResult(
+        PerfTestId("t.py::test_m[inductor]", "t.py", "test_m[inductor]", "inductor"), metrics, verdicts, ()
+    )
+    return RunReport("m", {}, {"host_timings": host_timings}, (), (test,))
+
+
+def test_compile_times_are_judged_from_each_trees_first_round_alone_other_metrics_from_all():
+    base = Side("base", "b" * 40, [round_report(10.0, 1.0), round_report(1.0, 1.0), round_report(1.0, 1.0)])
+    head = Side("head", "h" * 40, [round_report(10.0, 2.0), round_report(2.0, 2.0), round_report(2.0, 2.0)])
+    report = ab_report(base, head, "main")
+    (test,) = report.tests
+    compile_s, latency = (next(v for v in test.verdicts if v.metric == name) for name in ("compile_s", "latency"))
+    assert (compile_s.status, compile_s.baseline, compile_s.current) == (UNCHANGED, 10.0, 10.0)
+    assert latency.status == REGRESSED and len(test.metric("latency").samples) == 60
+    assert "first round only (a cold compile)" in report.comparison_description
+
+
+def test_under_the_spread_rule_compile_times_stay_information_however_many_rounds():
+    rounds = [round_report(10.0, 1.0, host_timings="spread") for _ in range(5)]
+    report = ab_report(Side("base", "b" * 40, rounds), Side("head", "h" * 40, rounds), "main")
+    (compile_s,) = (v for v in report.tests[0].verdicts if v.metric == "compile_s")
+    assert compile_s.status == INFO and "compile, capture and build times" in report.comparison_description
+
+
+def test_every_round_keeps_its_trees_compile_caches_unless_the_arguments_say_otherwise(tmp_path):
+    command = round_command(["-q", "--aot-compile-cache=fresh"], tmp_path / "r.json", tmp_path / "none")
+    assert command[3:] == [
+        "--aot-compile-cache=keep",
+        "-q",
+        "--aot-compile-cache=fresh",
+        f"--aot-report={tmp_path / 'r.json'}",
+        f"--aot-baseline-dir={tmp_path / 'none'}",
+    ]
 
 
 TEST_FILE = """
@@ -84,6 +127,9 @@ def test_aotperf_ab_runs_both_commits_alternately_and_fails_on_the_regression(re
     )
     printed = capsys.readouterr().out
     assert code == 1, printed
+    assert printed.index("Regressions: 1") < printed.index("Improvements: none") < printed.index("By metric group:")
+    assert "  other: 2 judged, 0 information" in printed and "  memory: 1 judged, 4 information" in printed
+    assert "aotperf ab: 1 regressed, 0 improved, 2 unchanged; 4 shown as information." in printed
     base = subprocess.run(["git", "rev-parse", "main"], cwd=repo, capture_output=True, text=True).stdout.strip()
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
     rounds = [line.split(":")[0] for line in printed.splitlines() if line.startswith("round ")]
@@ -99,7 +145,9 @@ def test_aotperf_ab_runs_both_commits_alternately_and_fails_on_the_regression(re
     )
     assert test["verdicts"]["steady"]["status"] == UNCHANGED
     assert "score 2.00 ms vs baseline 1.00 ms (+100.0%" in test["failures"][0]
-    assert f"head {head[:12]} against base {base[:12]}" in out_md.read_text()
+    markdown = out_md.read_text()
+    assert markdown.startswith("## aotperf A/B: 1 regressed, 0 improved, 2 unchanged; 4 shown as information")
+    assert f"head {head[:12]} against base {base[:12]}" in markdown
     assert not (repo / "baselines").exists()
     assert (
         "base-tree" not in subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True).stdout

@@ -1,9 +1,10 @@
 """The Markdown summary: regressions first, then improvements, then every measurement."""
 
+import dataclasses
 import json
 
 from fake_timer import CONFTEST
-from report_data import entry_json, report
+from report_data import entry_json, metric, report
 
 from pytest_aotperf.reporting.markdown import render_markdown
 
@@ -104,3 +105,53 @@ def test_written_by_the_plugin_and_by_aotperf_report_from_the_json(pytester):
     assert main(["report", str(pytester.path / "r.json"), "--md", str(pytester.path / "again.md")]) == 0
     assert (pytester.path / "again.md").read_text() == written
     assert json.loads((pytester.path / "r.json").read_text())["tests"][0]["test"] == "test_op[eager]"
+
+
+def ab_report():
+    """An A/B report: a regression with its interval, an improvement, and the rest unchanged or information."""
+    regressed = dict(verdict("regressed", 0.003, 0.002, 0.5), interval=[1.4, 1.6])
+    recorded = report(
+        make_test(
+            "test_slow[eager]",
+            {"latency": regressed, "compile_s": verdict("info", 9.0, 8.0, 0.125)},
+            {"latency": metric(0.003), "compile_s": dict(metric(9.0), kind="duration")},
+        ),
+        make_test(
+            "test_fast[eager]",
+            {
+                "kernels_per_call": verdict("improved", 3, 4, -0.25, unit=""),
+                "gpu_peak_allocated": verdict("new", 5, None),
+            },
+            {
+                "kernels_per_call": {"unit": "", "better": "lower", "kind": "count", "value": 3},
+                "gpu_peak_allocated": {"unit": "B", "better": "lower", "kind": "memory", "value": 5},
+            },
+        ),
+        make_test("test_same[eager]", {"latency": verdict("unchanged", 0.002, 0.002, 0.0)}, {"latency": metric(0.002)}),
+    )
+    comparison = {
+        "kind": "ab",
+        "base": {"ref": "main", "commit": "b" * 40},
+        "head": {"commit": "h" * 40},
+        "rounds": 3,
+        "description": "A/B comparison: head against base.",
+    }
+    return dataclasses.replace(recorded, comparison=comparison)
+
+
+def test_an_ab_report_leads_with_its_changes_and_folds_the_rest():
+    text = render_markdown(ab_report())
+    assert text.startswith("## aotperf A/B: 1 regressed, 1 improved, 1 unchanged; 2 shown as information\n")
+    assert f"Head `{'h' * 12}` against base `{'b' * 12}` (main), 3 round(s) each" in text
+    assert text.index("### Regressions") < text.index("### Improvements") < text.index("<details><summary>")
+    regressions = text[text.index("### Regressions") : text.index("### Improvements")]
+    assert "| test_slow[eager] | latency | 2.00 ms | 3.00 ms | +50.0% | 1.400–1.600x |" in regressions
+    folded = text[text.index("<details>") : text.index("</details>")]
+    assert "- latency: 2 judged, 0 information" in folded and "- compile: 0 judged, 1 information" in folded
+    assert "- counts: 1 judged, 0 information" in folded and "- memory: 0 judged, 1 information" in folded
+    assert "A/B comparison: head against base." in folded and "| test_same[eager] | eager | latency" in folded
+    assert "Backends side by side" not in text
+
+
+def test_a_report_without_an_ab_comparison_keeps_the_nightly_form():
+    assert render_markdown(RECORDED).startswith("## aotperf: ")

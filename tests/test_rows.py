@@ -3,6 +3,7 @@
 import pytest
 from report_data import make_test, metric, report
 
+from pytest_aotperf.metrics import Metric
 from pytest_aotperf.reporting.rows import (
     STATUS_TABLE,
     abbreviate,
@@ -14,6 +15,7 @@ from pytest_aotperf.reporting.rows import (
     headline,
     key_columns,
     measured_tests,
+    metric_group,
     render_table,
     report_rows,
 )
@@ -92,3 +94,19 @@ def test_a_table_fits_the_width_by_abbreviating_the_widest_columns():
     assert "…" in lines[2] and lines[2].endswith("1.00 ms  regressed")
     assert abbreviate("test_model[inductor-encoder-16]", 16) == "test_m…coder-16]"
     assert render_table(rows, ("a", "b", "c", "d", "e"))[2].startswith("test_model[inductor-encoder-16]  ")
+
+
+@pytest.mark.parametrize(
+    "kind, better, group",
+    [
+        ("timing", "lower", "latency"),
+        ("value", "higher", "throughput"),
+        ("value", "lower", "other"),
+        ("memory", "lower", "memory"),
+        ("duration", "lower", "compile"),
+        ("count", "lower", "counts"),
+    ],
+)
+def test_each_metric_counts_in_the_group_of_its_kind(kind, better, group):
+    assert metric_group(Metric("m", "", better, kind, value=1.0)) == group
+    assert metric_group(None) == "other"

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..compile_cache import point_caches_at
+from ..reporting.ab_summary import ab_headline, terminal_lines
 from ..reporting.html import write_html
 from ..reporting.markdown import write_markdown
-from ..reporting.rows import headline, render_table, report_rows
 from ..results import ReportError, RunReport, load_report, write_report
 from ..verdict import REGRESSED
 from .git import GitError, commit_of, default_branch, git, repository_root, worktree
@@ -76,21 +76,13 @@ def run_ab(args: argparse.Namespace, rest: Sequence[str]) -> int:
     except (AbError, GitError, ReportError, ValueError) as error:
         print(f"aotperf ab: {error}", file=sys.stderr)
         return 2
-    rows = report_rows(report)
-    print(
-        "\n".join(
-            render_table(
-                [r.cells for r in rows],
-                ("test", "backend", "metric", "base", "head", "change", "verdict"),
-            )
-        )
-    )
+    print("\n".join(terminal_lines(report)))
     comparison = report.comparison or {}
     if comparison.get("only_in_base"):
         print(f"only in base (not judged): {', '.join(comparison['only_in_base'])}")
-    print(f"aotperf ab: {headline(rows)}. {report.comparison_description}")
+    print(f"aotperf ab: {ab_headline(report)}. {report.comparison_description}")
     _write_outputs(args, report)
-    regressed = any(r.status == REGRESSED for r in rows)
+    regressed = any(v.status == REGRESSED for test in report.tests for v in test.verdicts)
     return 1 if regressed or head_failed else 0
 
 
@@ -148,8 +140,7 @@ def _run_round(
 ) -> int:
     """One pytest process of one tree; its report joins `reports`. Raises when pytest could not run the tests."""
     report, log = scratch / f"{tree.label}-{number}.json", scratch / f"{tree.label}-{number}.log"
-    empty = scratch / "no-baselines"
-    command = [sys.executable, "-m", "pytest", *pytest_args, f"--aot-report={report}", f"--aot-baseline-dir={empty}"]
+    command = round_command(pytest_args, report, scratch / "no-baselines")
     with log.open("w", encoding="utf-8") as output:
         code = subprocess.call(command, cwd=tree.workdir, env=_environment(tree), stdout=output, stderr=output)
     tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:])
@@ -163,8 +154,23 @@ def _run_round(
     return code
 
 
+def round_command(pytest_args: Sequence[str], report: Path, baseline_dir: Path) -> List[str]:
+    """One round's pytest command line. Its compile caches are kept (`keep`) in the folders `_environment`
+    names, the tree's own: empty in the tree's first round, which compiles cold, and warm after it.
+    A `--aot-compile-cache` in `pytest_args` comes later and wins."""
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--aot-compile-cache=keep",
+        *pytest_args,
+        f"--aot-report={report}",
+        f"--aot-baseline-dir={baseline_dir}",
+    ]
+
+
 def _environment(tree: Tree) -> Mapping[str, str]:
-    """This process's environment, with the tree's own compile caches (used by a plugin run with
+    """This process's environment, with the tree's own compile caches (kept over its rounds by
     --aot-compile-cache=keep) and the tree first on the import path."""
     environment = dict(os.environ)
     point_caches_at(tree.scratch, environment)

@@ -4,6 +4,9 @@ Base's pooled samples stand as the baseline and its per-round values as the base
 verdict is the usual one (tolerance, bootstrap interval of the ratio of medians) plus the round-to-round
 spread of base. Host-speed timings follow the session's rule: judged by the band of base's rounds once
 there are HOST_MIN_RUNS of them, information before (or by the tolerance, with `host_timings=tolerance`).
+One-shot durations (compile, capture and build times) are taken from each tree's first round that measured
+them alone: it compiles cold, and later rounds reuse that tree's compile caches. One run is no band, so
+under the spread rule they stay information however many rounds.
 """
 
 from __future__ import annotations
@@ -94,6 +97,8 @@ def ab_report(base: Side, head: Side, ref: str) -> RunReport:
                 f"A/B comparison on one machine: head {head.commit[:12]} against base {base.commit[:12]} ({ref}), "
                 f"{rounds} alternating round(s) of each; the baseline column is base, no stored baseline was used. "
                 + _host_rule_said(host_rule, rounds)
+                + " Compile, capture and build times are each tree's first round only (a cold compile); "
+                "later rounds reuse that tree's compile caches."
             ),
         },
     )
@@ -107,7 +112,10 @@ def _host_rule_said(host_rule: HostRule, rounds: int) -> str:
             f"Host-speed timings (host-bound latency, compile and build times) are shown as information: "
             f"their spread is judged from {HOST_MIN_RUNS} rounds."
         )
-    return "Host-speed timings were judged by the band of base's rounds."
+    return (
+        "Host-bound latencies were judged by the band of base's rounds; compile, capture and build times "
+        "(one cold round a tree) are shown as information."
+    )
 
 
 def _nodeids(reports: Sequence[RunReport]) -> List[str]:
@@ -144,6 +152,8 @@ def _judged_test(
     for name in names:
         head = [m for t in head_rounds if (m := t.metric(name)) is not None]
         base = [m for t in base_rounds if (m := t.metric(name)) is not None]
+        if head[0].kind == "duration":
+            head, base = head[:1], base[:1]
         verdicts.append(judge_rounds(base, head, _tolerance(head_rounds, name), host_rule))
         metrics.append(pool(head))
     failures = failure_messages(latest.test.name, latest.test.backend, verdicts, HEAD_AGAINST_BASE)

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from ..metrics import Metric
 from ..results import PerfTestId, PerfTestResult, RunReport
 from ..units import format_quantity
-from ..verdict import IMPROVED, INFO, NEW, NOISY, REGRESSED, UNCHANGED, Status, Verdict
+from ..verdict import IMPROVED, INFO, NEW, NOISY, REGRESSED, UNAVAILABLE, UNCHANGED, Status, Verdict
 
 TABLE_HEADER = ("test", "backend", "metric", "baseline", "current", "change", "verdict")
 DEFAULT_REFERENCE = "eager"
@@ -57,6 +57,46 @@ KEY_METRICS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("compile", ("compile_s", "compile_cold_s", "compile_warm_s")),
 )
 """A test's key metrics: per column, the metrics that fill it, the first one a test measured."""
+
+
+JUDGED: Tuple[Status, ...] = (REGRESSED, IMPROVED, UNCHANGED, NOISY)
+INFORMATION: Tuple[Status, ...] = (INFO, NEW, UNAVAILABLE)
+"""Shown, not judged: information by nature, no baseline to judge against, or not measurable here."""
+METRIC_GROUPS = ("latency", "throughput", "memory", "compile", "counts", "other")
+"""The groups a report counts its metrics in, in the order it lists them (`metric_group`)."""
+
+
+def metric_group(metric: Optional[Metric]) -> str:
+    """Which of METRIC_GROUPS a metric counts in, by its kind: timings are latency, one-shot durations
+    compile, rates (higher is better) throughput."""
+    if metric is None:
+        return "other"
+    if metric.kind == "value":
+        return "throughput" if metric.better == "higher" else "other"
+    return {"timing": "latency", "duration": "compile", "memory": "memory", "count": "counts"}[metric.kind]
+
+
+@dataclass(frozen=True)
+class GroupCount:
+    """One metric group's verdicts: how many were judged and how many are information."""
+
+    group: str
+    judged: int
+    information: int
+
+
+def group_counts(report: RunReport) -> List[GroupCount]:
+    """Per metric group with any verdict (METRIC_GROUPS' order), its judged and informational counts;
+    unavailable metrics count as information."""
+    statuses: Dict[str, List[Status]] = {}
+    for test in report.tests:
+        for verdict in test.verdicts:
+            statuses.setdefault(metric_group(test.metric(verdict.metric)), []).append(verdict.status)
+    return [
+        GroupCount(group, sum(s in JUDGED for s in found), sum(s in INFORMATION for s in found))
+        for group in METRIC_GROUPS
+        if (found := statuses.get(group))
+    ]
 
 
 def change_text(change: Optional[float]) -> str:
