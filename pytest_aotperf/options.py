@@ -285,6 +285,16 @@ class Settings:
             "history": self.history,
         }
 
+    @property
+    def output_options(self) -> Dict[str, Optional[Path]]:
+        """The same files by the option that names them, for errors about them."""
+        return {
+            "--aot-report": self.report,
+            "--aot-report-md": self.report_md,
+            "--aot-benchmark-json": self.benchmark_json,
+            "--aot-history": self.history,
+        }
+
     def default_tolerance(self, kind: Kind) -> float:
         return {"memory": self.memory_tolerance, "duration": self.duration_tolerance}.get(kind, self.tolerance)
 

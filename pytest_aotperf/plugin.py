@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import pytest
 
@@ -73,13 +73,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def _check_outputs(settings: Settings) -> None:
     """Usage errors, before any test runs, for an output that names a folder and a history that is not one."""
-    outputs = {
-        "--aot-report": settings.report,
-        "--aot-report-md": settings.report_md,
-        "--aot-benchmark-json": settings.benchmark_json,
-        "--aot-history": settings.history,
-    }
-    for option, path in outputs.items():
+    for option, path in settings.output_options.items():
         if path is not None and path.is_dir():
             raise pytest.UsageError(f"{option}: {path} is a folder; name a file")
     if settings.history is not None:
@@ -181,16 +175,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def _write_outputs(aot: AotPerfSession) -> None:
     """The run's report files and history; each written, or its failure kept to be shown, the others still written."""
-    settings, report = aot.settings, aot.report()
-    writers: List[Tuple[str, Optional[Path], Callable[[Path, RunReport], object]]] = [
-        ("--aot-report", settings.report, write_report),
-        ("--aot-report-md", settings.report_md, write_markdown),
-        ("--aot-benchmark-json", settings.benchmark_json, write_benchmark_json),
-        ("--aot-history", settings.history if aot.results else None, append_run),
-    ]
-    for option, path, write in writers:
-        if path is not None:
-            _writing(aot, option, functools.partial(write, path, report))
+    report = aot.report()
+    writers: Dict[str, Callable[[Path, RunReport], object]] = {
+        "--aot-report": write_report,
+        "--aot-report-md": write_markdown,
+        "--aot-benchmark-json": write_benchmark_json,
+        "--aot-history": append_run,
+    }
+    for option, path in aot.settings.output_options.items():
+        if path is not None and (option != "--aot-history" or aot.results):
+            _writing(aot, option, functools.partial(writers[option], path, report))
 
 
 def _writing(aot: AotPerfSession, what: str, write: Callable[[], object]) -> None:

@@ -90,11 +90,12 @@ class AotPerfSession:
         for metric in metrics:
             tolerance = spec.tolerance_for(metric.name, settings.default_tolerance(metric.kind))
             baseline = entry.metrics.get(metric.name) if entry else None
-            if judged_by_spread(metric) and by_spread:
+            host_speed = judged_by_spread(metric)
+            if host_speed and by_spread:
                 verdict = judge_host_speed(metric, baseline, tolerance, self._history_runs(test, metric))
             else:
                 verdict = judge(metric, baseline, tolerance, self._history_band(test, metric, tolerance))
-            if slow and judged_by_spread(metric):
+            if slow and host_speed:
                 verdict = dataclasses.replace(verdict, flags=verdict.flags + (SLOW_HOST,))
             verdicts.append(beside_environment(verdict, changes))
         failures = failure_messages(test.name, test.backend, verdicts, _failure_policy(settings), metrics, spec.limits)

@@ -15,7 +15,7 @@ import dataclasses
 from statistics import median
 from typing import Dict, List, Optional, Sequence
 
-from ..host_speed import HOST_MIN_RUNS, SPREAD, HostRule, judge_host_speed, judged_by_spread
+from ..host_speed import HOST_MIN_RUNS, SPREAD, TOLERANCE, HostRule, judge_host_speed, judged_by_spread
 from ..metrics import Metric
 from ..results import PerfTestResult, RunReport
 from ..verdict import FailurePolicy, Verdict, failure_messages, judge
@@ -75,7 +75,7 @@ def ab_report(base: Side, head: Side, ref: str) -> RunReport:
     """A report whose verdicts are head against base, marked as an A/B comparison."""
     rounds = len(head.reports)
     last = head.reports[-1]
-    host_rule: HostRule = "tolerance" if last.settings.get("host_timings") == "tolerance" else SPREAD
+    host_rule = TOLERANCE if last.settings.get("host_timings") == TOLERANCE else SPREAD
     tests = tuple(_judged_test(nodeid, base.reports, head.reports, host_rule) for nodeid in _nodeids(head.reports))
     missing = sorted(set(_nodeids(base.reports)) - set(_nodeids(head.reports)))
     return RunReport(
