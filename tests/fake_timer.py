@@ -1,5 +1,6 @@
-"""A conftest for pytester suites: `aot_timer` reports AOT_FAKE_MS per call (default 1.0 ms), exactly, and
-host-speed timings are judged by the fixed tolerance, as on a quiet machine."""
+"""A conftest for pytester suites: `aot_timer` reports AOT_FAKE_MS per call (default 1.0 ms), exactly, the
+host's speed reads AOT_FAKE_HOST_NS (default 100 ns per reference op) in every run, and host-speed timings
+are judged by the fixed tolerance, as on a quiet machine."""
 
 CONFTEST = """
 import os
@@ -28,4 +29,9 @@ def pytest_configure(config):
     # An exact clock is the quiet, dedicated machine the fixed tolerance is for (--aot-host-timings=tolerance).
     if config.getoption("--aot-host-timings", None) is None:
         config.option.aot_host_timings = "tolerance"
+    # A shared CI machine's host reading moves 1.5x between runs; an exact clock's runs share one host.
+    pinned = pytest.MonkeyPatch()
+    host_ns = float(os.environ.get("AOT_FAKE_HOST_NS", "100"))
+    pinned.setattr("pytest_aotperf.environment.host_reference_ns", lambda: host_ns)
+    config.add_cleanup(pinned.undo)
 """

@@ -168,6 +168,7 @@ def test_the_table_shows_what_needs_a_look_unless_asked_for_everything(suite, mo
 
 
 def test_regression_fails_the_test_with_the_numbers(suite, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # one line per metric, whatever the terminal CI runs in
     run(suite, "--aot-refresh")
     monkeypatch.setenv("AOT_FAKE_MS", "2.31")
     result = run(suite)
@@ -179,6 +180,18 @@ def test_regression_fails_the_test_with_the_numbers(suite, monkeypatch):
             "*test_op?eager?*latency*1.20 ms*2.31 ms*+92.5%*regressed*",
         ]
     )
+
+
+def test_a_run_on_a_much_slower_host_flags_its_host_speed_verdicts(suite, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    run(suite, "--aot-refresh")
+    monkeypatch.setenv("AOT_FAKE_HOST_NS", "149")
+    run(suite).stdout.no_fnmatch_line("*slow-host*")
+    monkeypatch.setenv("AOT_FAKE_HOST_NS", "150")
+    monkeypatch.setenv("AOT_FAKE_MS", "2.31")
+    result = run(suite)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*latency median 2.31 ms vs baseline 1.20 ms (+92.5%, tolerance 10%) ?slow-host?*"])
 
 
 def test_per_metric_tolerance_from_the_marker(suite, monkeypatch):
