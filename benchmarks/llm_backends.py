@@ -5,10 +5,13 @@ dtype, and generate greedily from the same token-id prompts. Per backend, in pro
 a cold build (fresh Inductor and vLLM caches) and a warm one (a new process, same caches), which then
 measures output tokens/s, TTFT, TPOT and latency per batch size through the `aot_llm` runners. Tokens/s
 is also given as a fraction of the memory-bandwidth floor: every weight (and the KV cache read so far)
-read once per decode step. Greedy tokens are compared with eager's (first step where they differ).
+read once per decode step at the GPU's peak bandwidth (known for H100 and H200; else --bandwidth-gbs).
+Greedy tokens are compared for every pair of backends: at the first step where they differ, the eager
+model's logits of the two tokens, and whether the gap is within the dtype's rounding (a tie).
 Prints a table and writes llm_backends.json to --out (default $OUT, else the current folder).
 
-GPU (H100): python -m benchmarks.llm_backends
+GPU: python -m benchmarks.llm_backends
+8B:  python -m benchmarks.llm_backends --model llama-3-8b --backends cudagraph,vllm --batch-sizes 1,16
 In parts (a device call's time limit): --backends eager,inductor,cudagraph, then
             --backends vllm --runs-from llm_backends.json (keeps the first part's runs).
 Tables again from a saved run: --backends "" --runs-from FILE, with that run's arguments.
@@ -19,6 +22,7 @@ CPU smoke:  python -m benchmarks.llm_backends --model tiny-llama --batch-sizes 1
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import subprocess
@@ -43,7 +47,8 @@ from pytest_aotperf.llm.specs import resolve_model
 
 BACKENDS = ("eager", "inductor", "cudagraph", "vllm")
 COMPILING = ("inductor", "cudagraph", "vllm")
-H100_SXM_BANDWIDTH_GBS = 3350.0
+PEAK_BANDWIDTH_GBS = {"H100": 3350.0, "H200": 4800.0}
+"""Memory bandwidth by GPU (SXM parts, the data sheets' figures), found in the device's name."""
 BUILD_METRICS = ("engine_build_s", "model_build_s", "compile_s", "cudagraph_capture_s", "cudagraph_memory")
 MEMORY_METRICS = ("gpu_peak_allocated", "gpu_peak_reserved", "gpu_device_used", "host_peak_rss")
 BUILD_MEMORY_METRICS = tuple("build_" + name for name in MEMORY_METRICS)
@@ -56,7 +61,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default %(default)s)")
     parser.add_argument("--dtype", default=None, help="default: the config's on a GPU, float32 on CPU")
     parser.add_argument(
-        "--bandwidth-gbs", type=float, default=H100_SXM_BANDWIDTH_GBS, help="for the floor (default %(default)s)"
+        "--bandwidth-gbs",
+        type=float,
+        help="for the floor (default: the GPU's, for " + ", ".join(PEAK_BANDWIDTH_GBS) + ")",
     )
     add_out_folder(parser)
     parser.add_argument(
@@ -97,11 +104,14 @@ def run_child(args: argparse.Namespace) -> None:
     import torch
 
     from pytest_aotperf.backends import create_backend
+    from pytest_aotperf.environment import cpu_name, gpu_name
     from pytest_aotperf.recorder import PerfRecorder
 
     backend = create_backend(args.child_backend)
     device = backend.device
+    device_name = gpu_name() or cpu_name()
     result: Dict[str, Any] = {"backend": backend.name, "build": args.child, "device": device, "batches": {}}
+    result["device_name"] = device_name
     try:
         for batch_size in args.batch_sizes:
             recorder = PerfRecorder.standalone(f"{backend.name}-{batch_size}", device, memory=True)
@@ -119,7 +129,9 @@ def run_child(args: argparse.Namespace) -> None:
             entry: Dict[str, Any] = {
                 name: metric_value(metrics, name) for name in BUILD_METRICS + MEMORY_METRICS + BUILD_MEMORY_METRICS
             }
-            entry["compile_cache"] = dict(metrics["engine_build_s"].context).get("compile_cache")
+            build_context = dict(metrics["engine_build_s"].context)
+            entry["compile_cache"] = build_context.get("compile_cache")
+            entry["compile_cache_log"] = build_context.get("compile_cache_log")
             if measuring:
                 entry.update(
                     latency_s=statistics.median(generation.latency_s),
@@ -137,9 +149,19 @@ def run_child(args: argparse.Namespace) -> None:
     Path(args.child_out).write_text(json.dumps(result, allow_nan=False))
 
 
+def pair_name(first: str, second: str) -> str:
+    return f"{first} vs {second}"
+
+
+def backend_pairs(runs: Dict[str, Any]) -> List[Tuple[str, str]]:
+    """Every pair of the backends that ran, in BACKENDS order."""
+    return list(itertools.combinations([name for name in BACKENDS if name in runs], 2))
+
+
 def run_tie_check(args: argparse.Namespace) -> None:
-    """Where a backend's greedy tokens leave eager's, the gap between the two tokens' logits on the eager
-    model (the same seeded weights, rebuilt on this device): a tie within TIE_TOLERANCE, or not."""
+    """For every pair of backends, where their greedy tokens first differ: the gap between the two tokens'
+    logits on the eager model (the same seeded weights, rebuilt on this device), a tie within
+    TIE_TOLERANCE or not."""
     import torch
 
     from pytest_aotperf.llm.agreement import TIE_TOLERANCE, agreement
@@ -151,14 +173,16 @@ def run_tie_check(args: argparse.Namespace) -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = resolve_dtype(spec, device, args.dtype)
     model = build_model(spec, dtype, device)
-    eager = runs["eager"]["warm"]["batches"]
     ties: Dict[str, Dict[str, str]] = {}
-    for backend, builds in runs.items():
-        for size, entry in builds["warm"]["batches"].items():
+    for first, second in backend_pairs(runs):
+        for size in map(str, args.batch_sizes):
+            tokens = [runs[name]["warm"]["batches"].get(size, {}).get("token_ids") for name in (first, second)]
+            if None in tokens:
+                continue
             prompt = prompt_token_ids(spec.vocab_size, int(size), args.prompt_len, seed=0)
-            found = agreement(model, prompt, eager[size]["token_ids"], entry["token_ids"])
+            found = agreement(model, prompt, *tokens)
             tie = "" if found.identical else " (a tie)" if found.within(TIE_TOLERANCE[dtype]) else " (NOT a tie)"
-            ties.setdefault(backend, {})[size] = found.describe() + tie
+            ties.setdefault(pair_name(first, second), {})[size] = found.describe() + tie
     Path(args.child_out).write_text(json.dumps(ties, allow_nan=False))
 
 
@@ -185,7 +209,12 @@ def child(args: argparse.Namespace, backend: str, build: str, caches: Path) -> D
     return json.loads(out.read_text())
 
 
-def bandwidth_floor(args: argparse.Namespace, dtype: str, batch_size: int) -> Dict[str, float]:
+def peak_bandwidth_gbs(device_name: str) -> Optional[float]:
+    """The bandwidth of a GPU in PEAK_BANDWIDTH_GBS named in `device_name`, or None."""
+    return next((gbs for gpu, gbs in PEAK_BANDWIDTH_GBS.items() if gpu in device_name), None)
+
+
+def bandwidth_floor(args: argparse.Namespace, dtype: str, batch_size: int, bandwidth_gbs: float) -> Dict[str, float]:
     """Tokens/s if every decode step only read each weight once and the KV cache written so far (mean context)."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
@@ -199,7 +228,7 @@ def bandwidth_floor(args: argparse.Namespace, dtype: str, batch_size: int) -> Di
     per_token = 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * itemsize
     context = args.prompt_len + args.output_len / 2
     step_bytes = weights + batch_size * context * per_token
-    step_s = step_bytes / (args.bandwidth_gbs * 1e9)
+    step_s = step_bytes / (bandwidth_gbs * 1e9)
     return {
         "weight_bytes": float(weights),
         "step_bytes": step_bytes,
@@ -344,12 +373,14 @@ def main() -> None:
             builds = ("cold", "warm") if backend in COMPILING else ("warm",)
             results["runs"][backend] = {build: child(args, backend, build, caches) for build in builds}
             write_json(out, results, indent=2)  # a later backend's failure keeps it
-        if args.backends and "eager" in results["runs"]:
+        if args.backends and len(results["runs"]) > 1:
             results["ties"] = tie_check(args, results["runs"], Path(tmp))
-    device = next(iter(results["runs"].values()))["warm"]["device"]
-    dtype = resolve_dtype(resolve_model(args.model), device, args.dtype)
+    measured = next(iter(results["runs"].values()))["warm"]
+    dtype = resolve_dtype(resolve_model(args.model), measured["device"], args.dtype)
     results["dtype"] = dtype
-    results["floor"] = {size: bandwidth_floor(args, dtype, size) for size in args.batch_sizes}
+    bandwidth = args.bandwidth_gbs or peak_bandwidth_gbs(measured.get("device_name", ""))
+    results["bandwidth_gbs"] = bandwidth
+    results["floor"] = {size: bandwidth_floor(args, dtype, size, bandwidth) for size in args.batch_sizes if bandwidth}
     eager = results["runs"].get("eager", {}).get("warm")
     header = (
         "backend    batch  tokens/s  of floor  ttft      tpot      latency   build cold  build warm  "
@@ -362,13 +393,13 @@ def main() -> None:
             key = str(size)
             warm = builds["warm"]["batches"][key]
             cold = builds.get("cold", {}).get("batches", {}).get(key, {})
-            floor = results["floor"][size]["tokens_per_s"]
-            warm["fraction_of_floor"] = warm["output_tokens_per_s"] / floor
-            tie = results.get("ties", {}).get(backend, {}).get(key)
+            floor = results["floor"].get(size)
+            warm["fraction_of_floor"] = warm["output_tokens_per_s"] / floor["tokens_per_s"] if floor else None
+            tie = results.get("ties", {}).get(pair_name("eager", backend), {}).get(key)
             warm["agreement_with_eager"] = tie or agreement_with(eager["batches"][key] if eager else None, warm)
             print(
                 f"{backend:<10} {size:>5}  {fmt(warm['output_tokens_per_s'], digits=4):>8}  "
-                f"{warm['fraction_of_floor']:>8.1%}  {fmt(warm['ttft_s'], 1e3, ' ms'):>8}  "
+                f"{fmt(warm['fraction_of_floor'], 100, '%'):>8}  {fmt(warm['ttft_s'], 1e3, ' ms'):>8}  "
                 f"{fmt(warm['tpot_s'], 1e3, ' ms'):>8}  {fmt(warm['latency_s'], 1e3, ' ms'):>8}  "
                 f"{fmt(cold.get('engine_build_s'), unit=' s'):>10}  {fmt(warm['engine_build_s'], unit=' s'):>10}  "
                 f"{fmt(cold.get('compile_s'), unit=' s'):>12}  {fmt(warm['compile_s'], unit=' s'):>12}  "
@@ -379,8 +410,21 @@ def main() -> None:
     for size, floor in results["floor"].items():
         print(
             f"floor at batch {size}: {floor['tokens_per_s']:.0f} tokens/s ({floor['step_s'] * 1e3:.3f} ms per step, "
-            f"{floor['step_bytes'] / 2**30:.2f} GiB read at {args.bandwidth_gbs:.0f} GB/s)"
+            f"{floor['step_bytes'] / 2**30:.2f} GiB read at {bandwidth:.0f} GB/s)"
         )
+    if not bandwidth:
+        print(f"no floor: the bandwidth of {measured.get('device_name')!r} is unknown (give --bandwidth-gbs)")
+    print(
+        "\n| backends | batch | greedy tokens (at the first difference, the eager model's logit gap) |\n|---|---|---|"
+    )
+    for pair, sizes in results.get("ties", {}).items():
+        for size, found in sizes.items():
+            print(f"| {pair} | {size} | {found} |")
+    for backend, builds in results["runs"].items():
+        for build, run in builds.items():
+            log = next(iter(run["batches"].values()), {}).get("compile_cache_log")
+            if log:
+                print(f"{backend} {build} build, vLLM's compile cache: " + "; ".join(log))
     results["claims"] = claims(results["runs"], args.batch_sizes)
     print("\n| claim | measured | ratio | verdict |\n|---|---|---|---|")
     for row in results["claims"]:

@@ -68,3 +68,14 @@ def test_runs_kept_from_an_earlier_part_must_share_the_compared_arguments(tmp_pa
     assert list(kept["runs"]) == ["eager"], "the backends this run measures again are not kept"
     with pytest.raises(SystemExit, match=r"llm_backends.json: --output-len was 128, this run has 16"):
         llm_backends.earlier_results(llm_backends.parse_args(["--output-len", "16", "--runs-from", str(earlier)]))
+
+
+def test_tokens_are_compared_for_every_pair_of_the_backends_that_ran():
+    assert llm_backends.backend_pairs(RUNS) == [("inductor", "cudagraph"), ("inductor", "vllm"), ("cudagraph", "vllm")]
+    assert llm_backends.backend_pairs({"vllm": {}}) == []
+
+
+def test_the_floor_uses_the_gpus_bandwidth_where_it_is_known():
+    assert llm_backends.peak_bandwidth_gbs("NVIDIA H200") == 4800.0
+    assert llm_backends.peak_bandwidth_gbs("NVIDIA H100 80GB HBM3") == 3350.0
+    assert llm_backends.peak_bandwidth_gbs("AMD EPYC 7B13") is None

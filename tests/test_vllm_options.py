@@ -153,6 +153,28 @@ def test_graph_capture_is_read_from_vllms_log(line):
     assert buildlog.graph_capture(["init engine took 3 s"]) is None
 
 
+def test_the_compile_cache_lines_say_whether_the_cache_served_the_build():
+    lines = [
+        # vLLM 0.26.0 (GPU, worker process) and 0.32 (CPU): one format string each, in compilation/
+        "(Worker_TP0 pid=79) INFO 07-05 08:55:20 [backends.py:292] Directly load the compiled graph(s) for "
+        "compile range (1, 8192) from the cache, took 0.202 s",
+        "(Worker_TP0 pid=79) INFO 07-05 08:55:20 [decorators.py:311] Directly load AOT compilation from path "
+        "/root/.cache/vllm/torch_compile_cache/torch_aot_compile/348fd1f5/rank_0_0/model",
+        "(EngineCore pid=9) INFO [monitor.py:53] torch.compile took 2.18 s in total",
+        "(EngineCore pid=9) WARNING [decorators.py:334] Compiling model again due to a load failure from "
+        "/tmp/v/torch_compile_cache/torch_aot_compile/a0f51fd4/rank_0_0/model, reason: 'function' object",
+        "INFO [decorators.py:744] saved AOT compiled function to /tmp/v/torch_compile_cache/torch_aot_compile/a0/m",
+    ]
+    assert buildlog.compile_cache_log(lines) == (
+        "Directly load the compiled graph(s) for compile range (1, 8192) from the cache, took 0.202 s",
+        "Directly load AOT compilation from path .../torch_compile_cache/torch_aot_compile/348fd1f5/rank_0_0/model",
+        "Compiling model again due to a load failure from .../torch_compile_cache/torch_aot_compile/a0f51fd4/"
+        "rank_0_0/model, reason: 'function' object",
+        "saved AOT compiled function to .../torch_compile_cache/torch_aot_compile/a0/m",
+    )
+    assert buildlog.compile_cache_log(["torch.compile took 9 s in total"]) == ()
+
+
 def test_the_failure_cause_is_the_last_exception_line():
     lines = [
         "(EngineCore pid=5) Traceback (most recent call last):",

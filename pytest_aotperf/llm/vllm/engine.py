@@ -29,6 +29,8 @@ class BuildReport:
     worker: Mapping[str, Any]
     """The worker's own figures (see llm/probe.py, WorkerProbe.aotperf_report)."""
     graph_capture: Optional[GraphCapture]
+    compile_cache_log: Tuple[str, ...] = ()
+    """vLLM's lines on its compile cache: loaded (a warm build), saved (a cold one) or failed to load."""
 
 
 class Engine:
@@ -104,7 +106,8 @@ def build_engine(model: str, options: Mapping[str, Any], device: str) -> Engine:
         ) from error
     build_s = time.perf_counter() - start
     worker = llm.collective_rpc("aotperf_report")[0]
-    report = BuildReport(build_s=build_s, worker=worker, graph_capture=buildlog.graph_capture(tap.lines()))
+    lines = tap.lines()
+    report = BuildReport(build_s, worker, buildlog.graph_capture(lines), buildlog.compile_cache_log(lines))
     config = effective_config(release.version, device, resolved, worker)
     return Engine(llm, spec, report, config, weights_dir)
 

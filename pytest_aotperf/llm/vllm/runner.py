@@ -125,7 +125,9 @@ def record_engine_build(recorder: PerfRecorder, engine: Engine, built_now: bool)
     else:
         capture_part = Part(capture.seconds, context={"source": "vllm log (whole seconds)"})
         graph_memory = Part(capture.memory_bytes, context={"source": "vllm log"})
-    whole = Part(report.build_s, context={"built_in_this_test": built_now})
+    whole = Part(
+        report.build_s, context={"built_in_this_test": built_now, "compile_cache_log": report.compile_cache_log}
+    )
     record_build(recorder, BuildParts(cache, whole, compile_part, capture_part, graph_memory))
     if worker["cuda"]:
         for name, key in (("gpu_peak_allocated", "torch_peak_allocated"), ("gpu_peak_reserved", "torch_peak_reserved")):
