@@ -6,9 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+from pytest_aotperf.compile_cache import point_caches_at
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,3 +75,16 @@ def child_environment() -> Dict[str, str]:
     """This process's environment with the repository first on the import path (the entries there kept),
     so that a child finds `benchmarks` and the package whatever its working folder."""
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
+def run_in_child(
+    module: str, out: Path, child_arguments: Sequence[str], caches: Optional[Path] = None, **environ: str
+) -> Any:
+    """This script (`module`) again in a process of its own, with this run's arguments, `child_arguments` and
+    `--child-out out`, its compile caches under `caches` and `environ` set: the JSON it wrote to `out`."""
+    env = {**child_environment(), **environ}
+    if caches is not None:
+        point_caches_at(caches, env)
+    command = module_command(module, *sys.argv[1:], *child_arguments, "--child-out", str(out))
+    subprocess.run(command, env=env, check=True)
+    return json.loads(out.read_text())

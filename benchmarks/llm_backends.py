@@ -25,7 +25,6 @@ import argparse
 import itertools
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -34,12 +33,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from benchmarks.common import (
     add_generation_options,
     add_out_folder,
-    child_environment,
-    module_command,
+    run_in_child,
     script_parser,
     write_json,
 )
-from pytest_aotperf.compile_cache import point_caches_at
 from pytest_aotperf.llm.agreement import first_difference
 from pytest_aotperf.llm.hf_model import resolve_dtype
 from pytest_aotperf.llm.metrics import without_cache_state
@@ -186,27 +183,19 @@ def run_tie_check(args: argparse.Namespace) -> None:
     Path(args.child_out).write_text(json.dumps(ties, allow_nan=False))
 
 
-def run_this_script(child_arguments: List[str], env: Dict[str, str]) -> None:
-    """This script again in a process of its own: this run's arguments and the child's."""
-    subprocess.run(module_command(__spec__.name, *sys.argv[1:], *child_arguments), env=env, check=True)
-
-
-def tie_check(args: argparse.Namespace, runs: Dict[str, Any], folder: Path) -> Dict[str, Dict[str, str]]:
+def tie_check(runs: Dict[str, Any], folder: Path) -> Dict[str, Dict[str, str]]:
     """run_tie_check in a process of its own (the runs' token ids in, the verdicts out)."""
     exchange = folder / "ties.json"
     exchange.write_text(json.dumps(runs, allow_nan=False))
-    run_this_script(["--child", "ties", "--child-out", str(exchange)], child_environment())
-    result: Dict[str, Dict[str, str]] = json.loads(exchange.read_text())
+    result: Dict[str, Dict[str, str]] = run_in_child(__spec__.name, exchange, ["--child", "ties"])
     return result
 
 
-def child(args: argparse.Namespace, backend: str, build: str, caches: Path) -> Dict[str, Any]:
+def child(backend: str, build: str, caches: Path) -> Dict[str, Any]:
     """Run one build of `backend` in a process of its own, with the compile caches under `caches`."""
     out = caches / f"{backend}-{build}.json"
-    env = child_environment()
-    point_caches_at(caches, env)
-    run_this_script(["--child", build, "--child-backend", backend, "--child-out", str(out)], env)
-    return json.loads(out.read_text())
+    result: Dict[str, Any] = run_in_child(__spec__.name, out, ["--child", build, "--child-backend", backend], caches)
+    return result
 
 
 def peak_bandwidth_gbs(device_name: str) -> Optional[float]:
@@ -371,10 +360,10 @@ def main() -> None:
             caches = Path(tmp) / backend
             caches.mkdir()
             builds = ("cold", "warm") if backend in COMPILING else ("warm",)
-            results["runs"][backend] = {build: child(args, backend, build, caches) for build in builds}
+            results["runs"][backend] = {build: child(backend, build, caches) for build in builds}
             write_json(out, results, indent=2)  # a later backend's failure keeps it
         if args.backends and len(results["runs"]) > 1:
-            results["ties"] = tie_check(args, results["runs"], Path(tmp))
+            results["ties"] = tie_check(results["runs"], Path(tmp))
     measured = next(iter(results["runs"].values()))["warm"]
     dtype = resolve_dtype(resolve_model(args.model), measured["device"], args.dtype)
     results["dtype"] = dtype
