@@ -138,14 +138,15 @@ class PerfRecorder:
         tolerance or the time budget is spent; records a lower-is-better timing (returned), and
         beside it the device time, kernels per call, host overhead and recompilations."""
         base = self._plan
-        plan = dataclasses.replace(
-            base,
-            warmup_s=base.warmup_s if warmup is None else warmup,
-            min_samples=base.min_samples if min_samples is None else min_samples,
-            max_samples=base.max_samples if max_samples is None else max_samples,
-            max_time_s=base.max_time_s if max_time is None else max_time,
-            flush_l2=base.flush_l2 if flush_l2 is None else flush_l2,
-        )
+        with self._naming_the_test():
+            plan = dataclasses.replace(
+                base,
+                warmup_s=base.warmup_s if warmup is None else warmup,
+                min_samples=base.min_samples if min_samples is None else min_samples,
+                max_samples=base.max_samples if max_samples is None else max_samples,
+                max_time_s=base.max_time_s if max_time is None else max_time,
+                flush_l2=base.flush_l2 if flush_l2 is None else flush_l2,
+            )
         if plan.flush_l2 and self._on_gpu and self._l2_flusher is None:
             self._l2_flusher = L2Flusher(self.device)
         between = self._l2_flusher if plan.flush_l2 and self._on_gpu else None

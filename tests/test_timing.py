@@ -1,5 +1,7 @@
 """The sampling loop and the recorder, on an injected clock."""
 
+import re
+
 import pytest
 
 from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan, sample
@@ -85,6 +87,24 @@ def test_measure_stops_once_the_median_is_tight_for_the_tests_tolerance():
 def test_measure_overrides_per_call():
     recorder = PerfRecorder("t", "cpu", CpuTimer(StepClock(1000), min_block_s=0), SamplingPlan(warmup_s=0))
     assert recorder.measure(lambda: None, name="tiny", min_samples=7, max_samples=7).summary.n == 7
+
+
+@pytest.mark.parametrize(
+    "arguments, refused",
+    [
+        ({"warmup": float("nan")}, "warmup=nan"),
+        ({"warmup": -1.0}, "warmup=-1.0"),
+        ({"max_time": float("inf")}, "max_time=inf"),
+        ({"max_time": 0}, "max_time=0"),
+        ({"min_samples": 0}, "min_samples=0"),
+        ({"min_samples": 2.5}, "min_samples=2.5"),
+        ({"max_samples": True}, "max_samples=True"),
+    ],
+)
+def test_measure_refuses_arguments_that_cannot_sample_naming_the_test(arguments, refused):
+    recorder = PerfRecorder("test_x", "cpu", CpuTimer(StepClock(1000), min_block_s=0), SamplingPlan(warmup_s=0))
+    with pytest.raises(ValueError, match=rf"^test_x: {re.escape(refused)}: give a"):
+        recorder.measure(lambda: None, **arguments)
 
 
 def test_recompilation_while_timed_is_flagged():

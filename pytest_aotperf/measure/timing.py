@@ -21,6 +21,20 @@ class SamplingPlan:
     max_time_s: float = 1.0
     flush_l2: bool = False
 
+    def __post_init__(self) -> None:
+        """Refuse a plan that cannot sample: ValueError naming the field (as measure()'s argument)."""
+        for name, value, least in (("warmup", self.warmup_s, "at least 0"), ("max_time", self.max_time_s, "above 0")):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            if not number or value < 0 or (value == 0 and least == "above 0"):
+                raise ValueError(f"{name}={value!r}: give a finite number of seconds, {least}")
+        for name, count in (
+            ("min_warmup", self.min_warmup),
+            ("min_samples", self.min_samples),
+            ("max_samples", self.max_samples),
+        ):
+            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+                raise ValueError(f"{name}={count!r}: give a whole number, at least 1")
+
     def sample_count(self, estimate_s: float) -> int:
         """As many samples of `estimate_s` as fit the time budget, within [min_samples, max_samples]."""
         fitting = math.floor(self.max_time_s / estimate_s) if estimate_s > 0 else self.max_samples

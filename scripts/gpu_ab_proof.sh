@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `aotperf ab` on the GPU machine, which receives the working tree without `.git`: the commit travels as a
+# bundle (`git bundle create .abgit/repo.bundle HEAD`, carried) and is cloned here.
+#   self:      the commit against itself (every regression is a false one);
+#   regressed: a commit on top that turns the example models' three knobs on by default (one more block
+#              of device work, a forward hook on every module, one graph break) against the commit.
+#   PYTHONPATH=. bash scripts/gpu_ab_proof.sh self|regressed BACKEND[,BACKEND...] OUT_DIR TAG [ROUNDS [PYTEST ARGS]]
+# Writes OUT_DIR/TAG-ab.md, TAG-ab.json and TAG-ab.log; prints the wall time and the verdict counts.
+set -uo pipefail
+mode=$1 backends=$2 out=$(realpath -m "$3") tag=$4 rounds=${5:-3}
+shift $(( $# < 5 ? $# : 5 ))
+repo=$(mktemp -d)/repo
+git -c advice.detachedHead=false clone -q .abgit/repo.bundle "$repo" || exit 2
+cd "$repo" || exit 2
+git config user.email ab@aotperf.invalid && git config user.name "aotperf ab proof"
+case $mode in
+    self) base=HEAD ;;
+    regressed)
+        sed -i 's/os.environ.get(f"AOTPERF_EXAMPLE_{name}", "")/os.environ.get(f"AOTPERF_EXAMPLE_{name}", "1")/' \
+            example_tests/models.py
+        git diff --quiet && { echo "the knobs' default was not found in example_tests/models.py"; exit 2; }
+        git commit -qam "The example models regressed: one more block, forward hooks, a graph break" && base=HEAD~1 ;;
+    *) echo "mode must be self or regressed, not $mode"; exit 2 ;;
+esac
+export PYTHONPATH=$repo
+python -c "import importlib.metadata as md, sys; sys.exit(not any(e.name == 'aotperf' for e in md.entry_points(group='pytest11')))" \
+    || export PYTEST_PLUGINS=pytest_aotperf.plugin
+mkdir -p "$out"
+start=$(date +%s)
+python -m pytest_aotperf ab "$base" --rounds "$rounds" --report-md "$out/$tag-ab.md" --report-json "$out/$tag-ab.json" \
+    example_tests --aot-backend="$backends" -p no:cacheprovider -q "$@" > "$out/$tag-ab.log" 2>&1
+echo "$tag ($mode, $backends, $rounds rounds): exit $? in $(( $(date +%s) - start )) s"
+grep -E "^aotperf ab|^round |regressed|improved" "$out/$tag-ab.log" | head -n 40
