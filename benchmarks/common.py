@@ -50,6 +50,30 @@ def add_generation_options(parser: argparse.ArgumentParser, warmup: int, iterati
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.5, help="vLLM's (default %(default)s)")
 
 
+LLM_BACKENDS = ("eager", "inductor", "cudagraph", "vllm")
+
+
+def add_llm_options(parser: argparse.ArgumentParser, backends: str, children: Sequence[str]) -> None:
+    """The backends compared (default `backends`), the dtype, the floor's bandwidth, and the hidden options
+    of a child process (one of `children`)."""
+    parser.add_argument("--backends", default=backends, help="comma-separated (default %(default)s)")
+    parser.add_argument("--dtype", default=None, help="default: the config's on a GPU, float32 on CPU")
+    parser.add_argument("--bandwidth-gbs", type=float, help="for the floor (default: the GPU's, H100 or H200)")
+    parser.add_argument("--child", choices=children, help=argparse.SUPPRESS)
+    parser.add_argument("--child-backend", help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", help=argparse.SUPPRESS)
+
+
+def parse_llm_args(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> argparse.Namespace:
+    """The arguments, --backends as a list; an unknown backend is a usage error naming it."""
+    args = parser.parse_args(argv)
+    args.backends = [name for name in args.backends.split(",") if name]
+    unknown = sorted(set(args.backends) - set(LLM_BACKENDS))
+    if unknown:
+        parser.error(f"unknown backend(s) {', '.join(unknown)}; known: {', '.join(LLM_BACKENDS)}")
+    return args
+
+
 def cuda_environment() -> Dict[str, Any]:
     """The GPU, and the torch and CUDA builds, a result was measured with."""
     import torch

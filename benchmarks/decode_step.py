@@ -25,13 +25,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from benchmarks.common import add_generation_options, add_out_folder, run_in_child, script_parser, write_json
+from benchmarks.common import (
+    add_generation_options,
+    add_llm_options,
+    add_out_folder,
+    parse_llm_args,
+    run_in_child,
+    script_parser,
+    write_json,
+)
 from benchmarks.llm_backends import bandwidth_floor, llm_options, peak_bandwidth_gbs
 from pytest_aotperf.llm.hf.programs import cache_length
 from pytest_aotperf.llm.hf_model import resolve_dtype
 from pytest_aotperf.llm.specs import resolve_model
 
-BACKENDS = ("eager", "inductor", "cudagraph", "vllm")
 TOP_KERNELS = 5
 Ranked = Tuple[Tuple[str, float, float], ...]
 """(name, seconds per step, share of the step's kernel time), the largest first."""
@@ -164,18 +171,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add_generation_options(parser, warmup=1, iterations=3)
     parser.set_defaults(batch_sizes=[1])
     parser.add_argument("--short-output-len", type=int, help="default: the shortest with the long one's cache")
-    parser.add_argument("--backends", default="cudagraph,vllm", help="comma-separated (default %(default)s)")
-    parser.add_argument("--dtype", default=None, help="default: the config's on a GPU, float32 on CPU")
-    parser.add_argument("--bandwidth-gbs", type=float, help="for the floor (default: the GPU's)")
+    add_llm_options(parser, "cudagraph,vllm", children=("profile",))
     add_out_folder(parser)
-    parser.add_argument("--child", choices=("profile",), help=argparse.SUPPRESS)
-    parser.add_argument("--child-backend", help=argparse.SUPPRESS)
-    parser.add_argument("--child-out", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    args.backends = [name for name in args.backends.split(",") if name]
-    unknown = sorted(set(args.backends) - set(BACKENDS))
-    if unknown:
-        parser.error(f"unknown backend(s) {', '.join(unknown)}; known: {', '.join(BACKENDS)}")
+    args = parse_llm_args(parser, argv)
     if args.short_output_len is None:
         args.short_output_len = shortest_same_cache(args.prompt_len, args.output_len)
     if not 1 <= args.short_output_len < args.output_len:

@@ -31,8 +31,11 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from benchmarks.common import (
+    LLM_BACKENDS,
     add_generation_options,
+    add_llm_options,
     add_out_folder,
+    parse_llm_args,
     run_in_child,
     script_parser,
     write_json,
@@ -42,7 +45,6 @@ from pytest_aotperf.llm.hf_model import resolve_dtype
 from pytest_aotperf.llm.metrics import without_cache_state
 from pytest_aotperf.llm.specs import resolve_model
 
-BACKENDS = ("eager", "inductor", "cudagraph", "vllm")
 COMPILING = ("inductor", "cudagraph", "vllm")
 PEAK_BANDWIDTH_GBS = {"H100": 3350.0, "H200": 4800.0}
 """Memory bandwidth by GPU (SXM parts, the data sheets' figures), found in the device's name."""
@@ -55,26 +57,12 @@ BUILD_MEMORY_METRICS = tuple("build_" + name for name in MEMORY_METRICS)
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = script_parser(__doc__)
     add_generation_options(parser, warmup=5, iterations=15)
-    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default %(default)s)")
-    parser.add_argument("--dtype", default=None, help="default: the config's on a GPU, float32 on CPU")
-    parser.add_argument(
-        "--bandwidth-gbs",
-        type=float,
-        help="for the floor (default: the GPU's, for " + ", ".join(PEAK_BANDWIDTH_GBS) + ")",
-    )
+    add_llm_options(parser, ",".join(LLM_BACKENDS), children=("cold", "warm", "ties"))
     add_out_folder(parser)
     parser.add_argument(
         "--runs-from", type=Path, help="an earlier llm_backends.json whose runs of other backends are kept"
     )
-    parser.add_argument("--child", choices=("cold", "warm", "ties"), help=argparse.SUPPRESS)
-    parser.add_argument("--child-backend", help=argparse.SUPPRESS)
-    parser.add_argument("--child-out", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    args.backends = [name for name in args.backends.split(",") if name]
-    unknown = sorted(set(args.backends) - set(BACKENDS))
-    if unknown:
-        parser.error(f"unknown backend(s) {', '.join(unknown)}; known: {', '.join(BACKENDS)}")
-    return args
+    return parse_llm_args(parser, argv)
 
 
 def llm_options(args: argparse.Namespace, backend: str, device: str) -> Dict[str, Any]:
@@ -151,8 +139,8 @@ def pair_name(first: str, second: str) -> str:
 
 
 def backend_pairs(runs: Dict[str, Any]) -> List[Tuple[str, str]]:
-    """Every pair of the backends that ran, in BACKENDS order."""
-    return list(itertools.combinations([name for name in BACKENDS if name in runs], 2))
+    """Every pair of the backends that ran, in LLM_BACKENDS order."""
+    return list(itertools.combinations([name for name in LLM_BACKENDS if name in runs], 2))
 
 
 def run_tie_check(args: argparse.Namespace) -> None:
