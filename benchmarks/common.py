@@ -59,6 +59,13 @@ def add_llm_options(parser: argparse.ArgumentParser, backends: str, children: Se
     parser.add_argument("--backends", default=backends, help="comma-separated (default %(default)s)")
     parser.add_argument("--dtype", default=None, help="default: the config's on a GPU, float32 on CPU")
     parser.add_argument("--bandwidth-gbs", type=float, help="for the floor (default: the GPU's, H100 or H200)")
+    parser.add_argument(
+        "--compile-options",
+        type=json.loads,
+        metavar="JSON",
+        help="torch.compile's mode and Inductor options on inductor and cudagraph, as aot_llm takes them: "
+        '\'{"mode": "max-autotune-no-cudagraphs"}\' or \'{"options": {"coordinate_descent_tuning": true}}\'',
+    )
     parser.add_argument("--child", choices=children, help=argparse.SUPPRESS)
     parser.add_argument("--child-backend", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)

@@ -66,8 +66,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def llm_options(args: argparse.Namespace, backend: str, device: str) -> Dict[str, Any]:
-    """The same model for every backend: dtype, seeded weights; graphs captured at the measured batch sizes."""
+    """The same model for every backend: dtype, seeded weights; graphs captured at the measured batch sizes;
+    --compile-options on the backends that compile with torch.compile."""
     options: Dict[str, Any] = {"dtype": args.dtype} if args.dtype else {}
+    if backend in ("inductor", "cudagraph"):
+        options.update(args.compile_options or {})
     if backend == "vllm":
         options["weights"] = "seeded"
         if device.startswith("cuda"):
@@ -312,7 +315,7 @@ def fmt(value: Any, scale: float = 1.0, unit: str = "", digits: int = 3) -> str:
     return f"{value * scale:.{digits}g}{unit}"
 
 
-COMPARED_ARGS = ("model", "batch_sizes", "prompt_len", "output_len", "dtype", "warmup", "iterations")
+COMPARED_ARGS = ("model", "batch_sizes", "prompt_len", "output_len", "dtype", "warmup", "iterations", "compile_options")
 """Arguments that earlier runs (--runs-from) must share with this one to be compared with it."""
 
 

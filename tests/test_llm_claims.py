@@ -79,3 +79,11 @@ def test_the_floor_uses_the_gpus_bandwidth_where_it_is_known():
     assert llm_backends.peak_bandwidth_gbs("NVIDIA H200") == 4800.0
     assert llm_backends.peak_bandwidth_gbs("NVIDIA H100 80GB HBM3") == 3350.0
     assert llm_backends.peak_bandwidth_gbs("AMD EPYC 7B13") is None
+
+
+def test_compile_options_go_to_the_backends_that_compile_with_torch_compile():
+    args = llm_backends.parse_args(["--compile-options", '{"mode": "max-autotune-no-cudagraphs"}'])
+    assert llm_backends.llm_options(args, "cudagraph", "cuda")["mode"] == "max-autotune-no-cudagraphs"
+    assert llm_backends.llm_options(args, "inductor", "cuda")["mode"] == "max-autotune-no-cudagraphs"
+    assert "mode" not in llm_backends.llm_options(args, "vllm", "cuda")
+    assert "mode" not in llm_backends.llm_options(args, "eager", "cuda")
