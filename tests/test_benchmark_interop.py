@@ -46,6 +46,8 @@ def test_not_a_benchmark():
 @pytest.fixture
 def bench_suite(pytester, monkeypatch):
     monkeypatch.setenv("AOT_STEP_MS", "1")
+    # pytest-benchmark disables itself where this variable is set: in an xdist worker running these tests
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     pytester.makepyfile(fakeclock=CLOCK, test_bench=PLAIN_SUITE)
     pytester.syspathinsert()
     return pytester
