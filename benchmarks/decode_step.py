@@ -196,15 +196,20 @@ def run_child(args: argparse.Namespace) -> None:
     result["device_name"] = gpu_name() or cpu_name()
 
     def generate(size: int, output_len: int) -> Tuple[float, Timeline]:
+        """One greedy generation of `output_len` tokens: its latency, and its device work where CUDA runs it."""
         recorder = PerfRecorder.standalone(f"{backend.name}-{size}-{output_len}", backend.device)
         runner = backend.llm(args.model, recorder, **llm_options(args, backend.name, backend.device))
+
+        def latency() -> float:
+            return runner.generate(size, args.prompt_len, output_len, warmup=0, iterations=1, greedy=True).latency_s[0]
+
         if not cuda:
-            return runner.generate(size, args.prompt_len, output_len, warmup=0, iterations=1).latency_s[0], timeline(())
+            return latency(), timeline(())
         torch.cuda.synchronize()
         with profile(activities=[ProfilerActivity.CUDA]) as profiler:
-            latency = runner.generate(size, args.prompt_len, output_len, warmup=0, iterations=1).latency_s[0]
+            seconds = latency()
             torch.cuda.synchronize()
-        return latency, timeline(device_spans(profiler))
+        return seconds, timeline(device_spans(profiler))
 
     steps = args.output_len - args.short_output_len
     try:
