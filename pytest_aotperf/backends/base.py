@@ -59,11 +59,13 @@ class Backend(ABC):
 
     def warm_up(self) -> None:
         """Pay the process's one-time costs before any test measures its memory: libraries and kernels
-        loaded on first use, the compile stack imported. A small model of common layers is compiled
-        and called; so the first test of a process reads as one after others does.
+        loaded on first use, the compile stack imported, the profiler that counts host work started.
+        A small model of common layers is compiled, called and its host work counted; so the first test
+        of a process reads as one after others does.
         """
         import torch
 
+        from ..measure.host_work import count_host_work
         from .warm import warm_up_model
 
         module, inputs = warm_up_model(self.device)
@@ -72,6 +74,7 @@ class Backend(ABC):
                 model = self.compile(module, inputs, (inputs[0].shape[0],))
                 for _ in range(3):
                     model(*inputs)
+                count_host_work(lambda: model(*inputs), on_cuda=self.device.startswith("cuda"))
         except BackendUnsupported:
             return  # it compiles no modules (vllm): nothing to warm
 
