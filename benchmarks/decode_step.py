@@ -40,6 +40,9 @@ from pytest_aotperf.llm.hf_model import resolve_dtype
 from pytest_aotperf.llm.specs import resolve_model
 
 TOP_KERNELS = 5
+IN_PROCESS_ENGINE = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
+"""vLLM's engine core in the profiled process: the profiler sees only this process's kernels."""
+NO_KERNELS = "the CUDA profiler saw no more kernels in the long generation (did the engine run in another process?)"
 Ranked = Tuple[Tuple[str, float, float], ...]
 """(name, seconds per step, share of the step's kernel time), the largest first."""
 KINDS = (
@@ -239,7 +242,7 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f} ms"
 
 
-def report(args: argparse.Namespace, runs: Mapping[str, Any], floors: Mapping[int, Any]) -> None:
+def report(runs: Mapping[str, Any], floors: Mapping[int, Any]) -> None:
     """Per backend and batch size: the step's totals, then its top kernels and kinds."""
     for backend, run in runs.items():
         for size, entry in run["batches"].items():
@@ -248,7 +251,9 @@ def report(args: argparse.Namespace, runs: Mapping[str, Any], floors: Mapping[in
             if "unavailable" in entry:
                 print(f"  kernels: unavailable: {entry['unavailable']}")
                 continue
-            of_floor = f", floor {ms(floor['step_s'])} ({floor['step_s'] / entry['device_s']:.1%})" if floor else ""
+            of_floor = (
+                f"; the floor {ms(floor['step_s'])} is {floor['step_s'] / entry['device_s']:.1%} of it" if floor else ""
+            )
             print(
                 f"  device {ms(entry['device_s'])}: kernels {ms(entry['kernel_s'])} ({entry['kernels']:.0f}), "
                 f"gaps {ms(entry['gaps_s'])}{of_floor}"
@@ -277,15 +282,11 @@ def main() -> None:
     bandwidth = args.bandwidth_gbs or peak_bandwidth_gbs(measured["device_name"])
     dtype = resolve_dtype(resolve_model(args.model), measured["device"], args.dtype)
     floors = {size: bandwidth_floor(args, dtype, size, bandwidth) for size in args.batch_sizes if bandwidth}
-    report(args, runs, floors)
+    report(runs, floors)
     arguments = {k: v for k, v in vars(args).items() if not k.startswith("child")}
     out = write_json(Path(args.out) / "decode_step.json", {"args": arguments, "runs": runs, "floor": floors}, indent=2)
     print(f"wrote {out}")
 
-
-NO_KERNELS = "the CUDA profiler saw no more kernels in the long generation (did the engine run in another process?)"
-IN_PROCESS_ENGINE = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
-"""vLLM's engine core in the profiled process: the profiler sees only this process's kernels."""
 
 if __name__ == "__main__":
     main()

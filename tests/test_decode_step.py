@@ -86,3 +86,24 @@ def test_the_profilers_kernels_copies_and_fills_are_the_spans():
         ]
     )
     assert decode_step.device_spans(profiler) == [Span("gemv", 0, 1), Span("Memcpy DtoD", 2, 3)]
+
+
+def test_the_report_reads_a_childs_json(capsys):
+    import json
+    from dataclasses import asdict
+
+    step = step_breakdown(timeline(steps(10)), timeline(steps(40, start_us=1000.0)), 30)
+    entry = {**asdict(step), "wall_s": 30e-6, "steps": 30}
+    runs = json.loads(
+        json.dumps(
+            {
+                "cudagraph": {"batches": {1: entry}},
+                "vllm": {"batches": {1: {"wall_s": 1e-3, "steps": 30, "unavailable": "no CUDA device"}}},
+            }
+        )
+    )
+    decode_step.report(runs, {1: {"step_s": 10.5e-6}})
+    out = capsys.readouterr().out
+    assert "device 0.021 ms: kernels 0.015 ms (3), gaps 0.006 ms; the floor 0.010 ms is 50.0% of it" in out
+    assert "| sm90_xmma_gemv_bf16 | 10.0 | 66.7% |" in out and "| matmul | 10.0 | 66.7% |" in out
+    assert "vllm, batch 1 (30 steps profiled): wall 1.000 ms per step\n  kernels: unavailable: no CUDA device" in out
