@@ -58,7 +58,7 @@ def add_llm_options(parser: argparse.ArgumentParser, backends: str, children: Se
     of a child process (one of `children`)."""
     parser.add_argument("--backends", default=backends, help="comma-separated (default %(default)s)")
     parser.add_argument("--dtype", default=None, help="default: the config's on a GPU, float32 on CPU")
-    parser.add_argument("--bandwidth-gbs", type=float, help="for the floor (default: the GPU's, H100 or H200)")
+    parser.add_argument("--bandwidth-gbs", type=float, help="for the floor (default: the GPU's, H100 SXM or H200)")
     parser.add_argument(
         "--compile-options",
         type=json.loads,

@@ -74,7 +74,9 @@ class Timeline:
     busy_us: float
     """The time at least one kernel ran (overlapping kernels counted once)."""
     kernel_us: float
+    """The spans' durations summed (copies and fills with the kernels)."""
     kernels: int
+    """Kernels, copies and fills."""
     by_name: Mapping[str, float]
     """Each kernel name's summed time."""
     counts: Mapping[str, int]
@@ -87,6 +89,7 @@ class StepBreakdown:
 
     device_s: float
     kernel_s: float
+    """Kernels, copies and fills: their durations summed."""
     gaps_s: float
     """Device time in which no kernel ran: the host's launches and scheduling between them."""
     kernels: float
@@ -177,6 +180,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add_llm_options(parser, "cudagraph,vllm", children=("profile",))
     add_out_folder(parser)
     args = parse_llm_args(parser, argv)
+    if not args.backends or args.iterations < 1:
+        parser.error("give at least one backend (--backends) and one iteration (--iterations)")
     if args.short_output_len is None:
         args.short_output_len = shortest_same_cache(args.prompt_len, args.output_len)
     if not 1 <= args.short_output_len < args.output_len:
@@ -195,6 +200,9 @@ def run_child(args: argparse.Namespace) -> None:
 
     backend = create_backend(args.child_backend)
     cuda = torch.cuda.is_available()
+    if cuda:
+        with profile(activities=[ProfilerActivity.CUDA]):
+            pass  # the profiler started once before any graph is captured, as torch asks of graphs it replays
     result: Dict[str, Any] = {"backend": backend.name, "device": backend.device, "batches": {}}
     result["device_name"] = gpu_name() or cpu_name()
 
@@ -251,12 +259,12 @@ def report(runs: Mapping[str, Any], floors: Mapping[int, Any]) -> None:
             if "unavailable" in entry:
                 print(f"  kernels: unavailable: {entry['unavailable']}")
                 continue
-            of_floor = (
-                f"; the floor {ms(floor['step_s'])} is {floor['step_s'] / entry['device_s']:.1%} of it" if floor else ""
-            )
+            of_floor = ""
+            if floor and entry["device_s"] > 0:
+                of_floor = f"; the floor {ms(floor['step_s'])} is {floor['step_s'] / entry['device_s']:.1%} of it"
             print(
-                f"  device {ms(entry['device_s'])}: kernels {ms(entry['kernel_s'])} ({entry['kernels']:.0f}), "
-                f"gaps {ms(entry['gaps_s'])}{of_floor}"
+                f"  device {ms(entry['device_s'])}: kernels and copies {ms(entry['kernel_s'])} "
+                f"({entry['kernels']:.0f}), gaps {ms(entry['gaps_s'])}{of_floor}"
             )
             print("  | kernel | µs per step | share |\n  |---|---|---|")
             for name, seconds, share in entry["top"]:
@@ -272,19 +280,21 @@ def main() -> None:
         run_child(args)
         return
     runs: Dict[str, Any] = {}
+    arguments = {k: v for k, v in vars(args).items() if not k.startswith("child")}
+    out = Path(args.out) / "decode_step.json"
     with tempfile.TemporaryDirectory(prefix="aotperf-decode-step-") as tmp:
         for backend in args.backends:
             caches = Path(tmp) / backend
             caches.mkdir()
-            arguments = ["--child", "profile", "--child-backend", backend]
-            runs[backend] = run_in_child(__spec__.name, caches / "profile.json", arguments, caches, **IN_PROCESS_ENGINE)
+            child = ["--child", "profile", "--child-backend", backend]
+            runs[backend] = run_in_child(__spec__.name, caches / "profile.json", child, caches, **IN_PROCESS_ENGINE)
+            write_json(out, {"args": arguments, "runs": runs}, indent=2)  # a later backend's failure keeps it
     measured = next(iter(runs.values()))
     bandwidth = args.bandwidth_gbs or peak_bandwidth_gbs(measured["device_name"])
     dtype = resolve_dtype(resolve_model(args.model), measured["device"], args.dtype)
     floors = {size: bandwidth_floor(args, dtype, size, bandwidth) for size in args.batch_sizes if bandwidth}
     report(runs, floors)
-    arguments = {k: v for k, v in vars(args).items() if not k.startswith("child")}
-    out = write_json(Path(args.out) / "decode_step.json", {"args": arguments, "runs": runs, "floor": floors}, indent=2)
+    write_json(out, {"args": arguments, "runs": runs, "floor": floors}, indent=2)
     print(f"wrote {out}")
 
 

@@ -46,8 +46,9 @@ from pytest_aotperf.llm.metrics import without_cache_state
 from pytest_aotperf.llm.specs import resolve_model
 
 COMPILING = ("inductor", "cudagraph", "vllm")
-PEAK_BANDWIDTH_GBS = {"H100": 3350.0, "H200": 4800.0}
-"""Memory bandwidth by GPU (SXM parts, the data sheets' figures), found in the device's name."""
+PEAK_BANDWIDTH_GBS = {"NVIDIA H100 80GB HBM3": 3350.0, "NVIDIA H200": 4800.0}
+"""Memory bandwidth by the GPU's name as CUDA gives it (the SXM parts; the data sheets' figures). Other parts
+of a family differ (H100 PCIe 2.0, H100 NVL 3.9 TB/s), so a name not listed has no default."""
 BUILD_METRICS = ("engine_build_s", "model_build_s", "compile_s", "cudagraph_capture_s", "cudagraph_memory")
 MEMORY_METRICS = ("gpu_peak_allocated", "gpu_peak_reserved", "gpu_device_used", "host_peak_rss")
 BUILD_MEMORY_METRICS = tuple("build_" + name for name in MEMORY_METRICS)
@@ -189,9 +190,9 @@ def child(backend: str, build: str, caches: Path) -> Dict[str, Any]:
     return result
 
 
-def peak_bandwidth_gbs(device_name: str) -> Optional[float]:
-    """The bandwidth of a GPU in PEAK_BANDWIDTH_GBS named in `device_name`, or None."""
-    return next((gbs for gpu, gbs in PEAK_BANDWIDTH_GBS.items() if gpu in device_name), None)
+def peak_bandwidth_gbs(device_name: Optional[str]) -> Optional[float]:
+    """The bandwidth of the GPU named `device_name` in PEAK_BANDWIDTH_GBS, or None."""
+    return PEAK_BANDWIDTH_GBS.get(device_name or "")
 
 
 def bandwidth_floor(args: argparse.Namespace, dtype: str, batch_size: int, bandwidth_gbs: float) -> Dict[str, float]:
@@ -355,7 +356,8 @@ def main() -> None:
             write_json(out, results, indent=2)  # a later backend's failure keeps it
         if args.backends and len(results["runs"]) > 1:
             results["ties"] = tie_check(results["runs"], Path(tmp))
-    measured = next(iter(results["runs"].values()))["warm"]
+    warm_runs = [builds["warm"] for builds in results["runs"].values()]
+    measured = next((run for run in warm_runs if "device_name" in run), warm_runs[0])
     dtype = resolve_dtype(resolve_model(args.model), measured["device"], args.dtype)
     results["dtype"] = dtype
     bandwidth = args.bandwidth_gbs or peak_bandwidth_gbs(measured.get("device_name", ""))

@@ -29,5 +29,7 @@ mkdir -p "$out"
 start=$(date +%s)
 python -m pytest_aotperf ab "$base" --rounds "$rounds" --report-md "$out/$tag-ab.md" --report-json "$out/$tag-ab.json" \
     example_tests --aot-backend="$backends" -p no:cacheprovider -q "$@" > "$out/$tag-ab.log" 2>&1
-echo "$tag ($mode, $backends, $rounds rounds): exit $? in $(( $(date +%s) - start )) s"
+code=$?
+echo "$tag ($mode, $backends, $rounds rounds): exit $code in $(( $(date +%s) - start )) s"
 grep -E "^aotperf ab|^round |regressed|improved" "$out/$tag-ab.log" | head -n 40
+exit $code

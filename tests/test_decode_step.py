@@ -66,8 +66,9 @@ def test_the_short_output_shares_the_long_ones_static_cache():
     assert decode_step.shortest_same_cache(32, 128) == 98  # both write positions up to a 192-long cache
     args = decode_step.parse_args(["--output-len", "128"])
     assert (args.short_output_len, args.batch_sizes, args.backends) == (98, [1], ["cudagraph", "vllm"])
-    with pytest.raises(SystemExit):
-        decode_step.parse_args(["--output-len", "16", "--short-output-len", "16"])
+    for refused in (["--output-len", "16", "--short-output-len", "16"], ["--backends", ""], ["--iterations", "0"]):
+        with pytest.raises(SystemExit):
+            decode_step.parse_args(refused)
 
 
 def test_the_profilers_kernels_copies_and_fills_are_the_spans():
@@ -104,6 +105,6 @@ def test_the_report_reads_a_childs_json(capsys):
     )
     decode_step.report(runs, {1: {"step_s": 10.5e-6}})
     out = capsys.readouterr().out
-    assert "device 0.021 ms: kernels 0.015 ms (3), gaps 0.006 ms; the floor 0.010 ms is 50.0% of it" in out
+    assert "device 0.021 ms: kernels and copies 0.015 ms (3), gaps 0.006 ms; the floor 0.010 ms is 50.0% of it" in out
     assert "| sm90_xmma_gemv_bf16 | 10.0 | 66.7% |" in out and "| matmul | 10.0 | 66.7% |" in out
     assert "vllm, batch 1 (30 steps profiled): wall 1.000 ms per step\n  kernels: unavailable: no CUDA device" in out

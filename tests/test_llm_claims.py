@@ -78,7 +78,8 @@ def test_tokens_are_compared_for_every_pair_of_the_backends_that_ran():
 def test_the_floor_uses_the_gpus_bandwidth_where_it_is_known():
     assert llm_backends.peak_bandwidth_gbs("NVIDIA H200") == 4800.0
     assert llm_backends.peak_bandwidth_gbs("NVIDIA H100 80GB HBM3") == 3350.0
-    assert llm_backends.peak_bandwidth_gbs("AMD EPYC 7B13") is None
+    for other in ("NVIDIA H100 PCIe", "NVIDIA GH200 480GB", "AMD EPYC 7B13", None):
+        assert llm_backends.peak_bandwidth_gbs(other) is None
 
 
 def test_compile_options_go_to_the_backends_that_compile_with_torch_compile():

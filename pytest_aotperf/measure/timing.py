@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Protocol
@@ -32,7 +33,7 @@ class SamplingPlan:
             ("min_samples", self.min_samples),
             ("max_samples", self.max_samples),
         ):
-            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            if not isinstance(count, numbers.Integral) or isinstance(count, bool) or count < 1:
                 raise ValueError(f"{name}={count!r}: give a whole number, at least 1")
 
     def sample_count(self, estimate_s: float) -> int:
