@@ -73,14 +73,20 @@ class Timeline:
     """From the first kernel's start to the last one's end."""
     busy_us: float
     """The time at least one kernel ran (overlapping kernels counted once)."""
-    kernel_us: float
-    """The spans' durations summed (copies and fills with the kernels)."""
-    kernels: int
-    """Kernels, copies and fills."""
     by_name: Mapping[str, float]
     """Each kernel name's summed time."""
     counts: Mapping[str, int]
     """Each kernel name's launches."""
+
+    @property
+    def kernel_us(self) -> float:
+        """The spans' durations summed (copies and fills with the kernels)."""
+        return sum(self.by_name.values())
+
+    @property
+    def kernels(self) -> int:
+        """Kernels, copies and fills."""
+        return sum(self.counts.values())
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,7 @@ class StepBreakdown:
 def timeline(spans: Iterable[Span]) -> Timeline:
     ordered = sorted(spans, key=lambda span: span.start_us)
     if not ordered:
-        return Timeline(0.0, 0.0, 0.0, 0, {}, {})
+        return Timeline(0.0, 0.0, {}, {})
     by_name: Dict[str, float] = {}
     counts: Dict[str, int] = {}
     busy = 0.0
@@ -111,7 +117,7 @@ def timeline(spans: Iterable[Span]) -> Timeline:
         busy += max(0.0, span.end_us - max(span.start_us, covered_to))
         covered_to = max(covered_to, span.end_us)
     window = max(span.end_us for span in ordered) - ordered[0].start_us
-    return Timeline(window, busy, sum(by_name.values()), len(ordered), by_name, counts)
+    return Timeline(window, busy, by_name, counts)
 
 
 def kind_of(name: str) -> str:
@@ -203,8 +209,12 @@ def run_child(args: argparse.Namespace) -> None:
     if cuda:
         with profile(activities=[ProfilerActivity.CUDA]):
             pass  # the profiler started once before any graph is captured, as torch asks of graphs it replays
-    result: Dict[str, Any] = {"backend": backend.name, "device": backend.device, "batches": {}}
-    result["device_name"] = gpu_name() or cpu_name()
+    result: Dict[str, Any] = {
+        "backend": backend.name,
+        "device": backend.device,
+        "device_name": gpu_name() or cpu_name(),
+        "batches": {},
+    }
 
     def generate(size: int, output_len: int) -> Tuple[float, Timeline]:
         """One greedy generation of `output_len` tokens: its latency, and its device work where CUDA runs it."""

@@ -5,7 +5,7 @@ dtype, and generate greedily from the same token-id prompts. Per backend, in pro
 a cold build (fresh Inductor and vLLM caches) and a warm one (a new process, same caches), which then
 measures output tokens/s, TTFT, TPOT and latency per batch size through the `aot_llm` runners. Tokens/s
 is also given as a fraction of the memory-bandwidth floor: every weight (and the KV cache read so far)
-read once per decode step at the GPU's peak bandwidth (known for H100 and H200; else --bandwidth-gbs).
+read once per decode step at the GPU's peak bandwidth (known for H100 SXM and H200; else --bandwidth-gbs).
 Greedy tokens are compared for every pair of backends: at the first step where they differ, the eager
 model's logits of the two tokens, and whether the gap is within the dtype's rounding (a tie).
 Prints a table and writes llm_backends.json to --out (default $OUT, else the current folder).
@@ -98,9 +98,8 @@ def run_child(args: argparse.Namespace) -> None:
 
     backend = create_backend(args.child_backend)
     device = backend.device
-    device_name = gpu_name() or cpu_name()
     result: Dict[str, Any] = {"backend": backend.name, "build": args.child, "device": device, "batches": {}}
-    result["device_name"] = device_name
+    result["device_name"] = gpu_name() or cpu_name()
     try:
         for batch_size in args.batch_sizes:
             recorder = PerfRecorder.standalone(f"{backend.name}-{batch_size}", device, memory=True)
