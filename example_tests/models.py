@@ -1,6 +1,8 @@
 """The models the evaluation pipeline compiled, small enough to run on a CPU.
 
-Three environment knobs change them the way a regression would, to show the gate catches it:
+Environment knobs change them the way a regression would, to show the gate catches it:
+- `AOTPERF_EXAMPLE_DEVICE_SLOWDOWN=1.2`: the compiled call's device time 1.2 times what it was (a
+  wait on the device after the model, sized by timing the compiled model first; CUDA only);
 - `AOTPERF_EXAMPLE_EXTRA_BLOCK=1`: one more block of device work per call (a hidden layer, a
   convolution, an encoder layer), the kind of change a slower kernel or a wider model makes;
 - `AOTPERF_EXAMPLE_HOOKS=1`: a forward hook on every module (host-side work in eager mode);
@@ -9,17 +11,91 @@ Three environment knobs change them the way a regression would, to show the gate
 
 from __future__ import annotations
 
+import gc
 import os
-from typing import Callable, Tuple
+import statistics
+from typing import Any, Callable, Dict, Tuple
 
 import torch
 from torch import nn
 
 InputFn = Callable[[int], Tuple[torch.Tensor, ...]]
 
+KNOB_DEFAULTS: Dict[str, str] = {}
+"""A knob's value when the environment does not set it (scripts/gpu_ab_proof.sh commits some here)."""
+CALIBRATION_SAMPLES = 21
+
+
+def knob_value(name: str) -> str:
+    return os.environ.get(f"AOTPERF_EXAMPLE_{name}", KNOB_DEFAULTS.get(name, ""))
+
 
 def knob(name: str) -> bool:
-    return os.environ.get(f"AOTPERF_EXAMPLE_{name}", "") not in ("", "0")
+    return knob_value(name) not in ("", "0")
+
+
+def device_slowdown() -> float:
+    """The factor `AOTPERF_EXAMPLE_DEVICE_SLOWDOWN` asks for (1: none)."""
+    value = knob_value("DEVICE_SLOWDOWN") or "1"
+    try:
+        factor = float(value)
+    except ValueError:
+        factor = 0.0
+    if not factor >= 1:
+        raise ValueError(f"AOTPERF_EXAMPLE_DEVICE_SLOWDOWN={value!r}: give a factor of at least 1, such as 1.2")
+    return factor
+
+
+@torch.library.custom_op("aotperf_example::device_wait", mutates_args=("token",))
+def device_wait(token: torch.Tensor, cycles: int) -> None:
+    """A kernel that spins for `cycles` GPU clock cycles on the current stream (captured like any kernel).
+
+    It mutates `token` so that compilers keep it although nothing reads its result.
+    """
+    torch.cuda._sleep(cycles)
+
+
+class DeviceWait(nn.Module):
+    """The model, then a wait on the device of a fixed number of GPU cycles."""
+
+    def __init__(self, model: nn.Module, cycles: int) -> None:
+        super().__init__()
+        self.model = model
+        self.cycles = cycles
+        self.register_buffer("token", torch.zeros(1))
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        output = self.model(*inputs)
+        device_wait(self.token, self.cycles)
+        return output
+
+
+def device_cycles_per_call(compiled: Callable[..., Any], inputs: Tuple[torch.Tensor, ...]) -> float:
+    """The median device time of a call, in the GPU clock cycles `device_wait` counts."""
+    from pytest_aotperf.measure.device_time import DeviceTimer
+
+    timer = DeviceTimer()
+    device_s = statistics.median(timer.time_calls(lambda: compiled(*inputs), CALIBRATION_SAMPLES))
+    return device_s * timer.cycles_per_s()
+
+
+def with_device_slowdown(
+    module: nn.Module, inputs: Tuple[torch.Tensor, ...], compile_fn: Callable[[nn.Module], Any], recorder: Any
+) -> nn.Module:
+    """The module, or with `AOTPERF_EXAMPLE_DEVICE_SLOWDOWN=F` the module followed by a device wait of
+    (F - 1) times the device time of `compile_fn(module)`'s call, so the compiled call takes F times as long.
+    The test's memory is then counted from after that calibration (`recorder.restart_memory()`).
+    """
+    factor = device_slowdown()
+    if factor == 1:
+        return module
+    if inputs[0].device.type != "cuda":
+        raise RuntimeError("AOTPERF_EXAMPLE_DEVICE_SLOWDOWN needs a CUDA device: it waits on the GPU")
+    cycles = round((factor - 1) * device_cycles_per_call(compile_fn(module), inputs))
+    gc.collect()
+    torch.cuda.empty_cache()  # the calibration's compiled model and its graphs' memory go back
+    recorder.restart_memory()
+    return DeviceWait(module, cycles).to(inputs[0].device)
 
 
 class Regressed(nn.Module):

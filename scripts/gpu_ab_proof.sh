@@ -2,8 +2,8 @@
 # `aotperf ab` on the GPU machine, which receives the working tree without `.git`: the commit travels as a
 # bundle (`git bundle create .abgit/repo.bundle HEAD`, carried) and is cloned here.
 #   self:      the commit against itself (every regression is a false one);
-#   regressed: a commit on top that turns the example models' three knobs on by default (one more block
-#              of device work, a forward hook on every module, one graph break) against the commit.
+#   regressed: a commit on top that turns three of the example models' knobs on by default (the compiled
+#              call's device time 1.2x, a forward hook on every module, one graph break) against the commit.
 #   PYTHONPATH=. bash scripts/gpu_ab_proof.sh self|regressed BACKEND[,BACKEND...] OUT_DIR TAG [ROUNDS [PYTEST ARGS]]
 # Writes OUT_DIR/TAG-ab.md, TAG-ab.json and TAG-ab.log; prints the wall time and the verdict counts.
 set -uo pipefail
@@ -16,10 +16,10 @@ git config user.email ab@aotperf.invalid && git config user.name "aotperf ab pro
 case $mode in
     self) base=HEAD ;;
     regressed)
-        sed -i 's/os.environ.get(f"AOTPERF_EXAMPLE_{name}", "")/os.environ.get(f"AOTPERF_EXAMPLE_{name}", "1")/' \
+        sed -i 's/^KNOB_DEFAULTS: Dict\[str, str\] = {}$/KNOB_DEFAULTS: Dict[str, str] = {"DEVICE_SLOWDOWN": "1.2", "HOOKS": "1", "GRAPH_BREAK": "1"}/' \
             example_tests/models.py
-        git diff --quiet && { echo "the knobs' default was not found in example_tests/models.py"; exit 2; }
-        git commit -qam "The example models regressed: one more block, forward hooks, a graph break" && base=HEAD~1 ;;
+        git diff --quiet && { echo "the knobs' defaults were not found in example_tests/models.py"; exit 2; }
+        git commit -qam "The example models regressed: 1.2x device time, forward hooks, a graph break" && base=HEAD~1 ;;
     *) echo "mode must be self or regressed, not $mode"; exit 2 ;;
 esac
 export PYTHONPATH=$repo

@@ -1,0 +1,62 @@
+"""The example models' device slowdown knob: a wait that stays in the compiled graph, and clear errors."""
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from example_tests import models
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """The cycles each `torch.cuda._sleep` was asked for (none runs: this machine may have no GPU)."""
+    asked = []
+    monkeypatch.setattr(torch.cuda, "_sleep", asked.append)
+    return asked
+
+
+def test_the_device_wait_runs_once_per_compiled_call_in_one_graph(sleeps):
+    torch._dynamo.reset()
+    compiled = torch.compile(models.DeviceWait(torch.nn.Linear(4, 4), cycles=123))
+    inputs = torch.randn(2, 4)
+    for _ in range(3):
+        compiled(inputs)
+    assert sleeps == [123, 123, 123]
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1
+
+
+def test_without_the_knob_the_module_is_untouched(monkeypatch):
+    monkeypatch.delenv("AOTPERF_EXAMPLE_DEVICE_SLOWDOWN", raising=False)
+    module = torch.nn.Linear(4, 4)
+    assert models.with_device_slowdown(module, (torch.randn(1, 4),), compile_fn=None, recorder=None) is module
+
+
+@pytest.mark.parametrize("value", ["0.8", "fast", "nan"])
+def test_a_slowdown_below_one_or_not_a_number_names_the_knob(monkeypatch, value):
+    monkeypatch.setenv("AOTPERF_EXAMPLE_DEVICE_SLOWDOWN", value)
+    with pytest.raises(ValueError, match=f"AOTPERF_EXAMPLE_DEVICE_SLOWDOWN='{value}': give a factor of at least 1"):
+        models.device_slowdown()
+
+
+def test_the_slowdown_needs_a_cuda_device(monkeypatch):
+    monkeypatch.setenv("AOTPERF_EXAMPLE_DEVICE_SLOWDOWN", "1.2")
+    with pytest.raises(RuntimeError, match="AOTPERF_EXAMPLE_DEVICE_SLOWDOWN needs a CUDA device"):
+        models.with_device_slowdown(torch.nn.Linear(4, 4), (torch.randn(1, 4),), compile_fn=None, recorder=None)
+
+
+def test_a_knob_default_applies_where_the_environment_is_silent(monkeypatch):
+    monkeypatch.delenv("AOTPERF_EXAMPLE_HOOKS", raising=False)
+    monkeypatch.setitem(models.KNOB_DEFAULTS, "HOOKS", "1")
+    assert models.knob("HOOKS")
+    monkeypatch.setenv("AOTPERF_EXAMPLE_HOOKS", "0")
+    assert not models.knob("HOOKS")
+
+
+def test_the_ab_proof_script_finds_the_defaults_it_rewrites():
+    script = (ROOT / "scripts/gpu_ab_proof.sh").read_text()
+    pattern = re.search(r"sed -i 's/(.+?)/", script).group(1).replace("\\[", "[").replace("\\]", "]")
+    assert pattern.strip("^$") in (ROOT / "example_tests/models.py").read_text().splitlines()
