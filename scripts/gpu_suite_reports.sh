@@ -3,7 +3,8 @@
 # each judged against the committed baselines and writing its report: the runs that record
 # baselines (`aotperf refresh --from-reports`) and the checks on machines that did not record them.
 #   PYTHONPATH=. bash scripts/gpu_suite_reports.sh BACKEND[,BACKEND...] OUT_DIR TAG
-# Writes OUT_DIR/TAG-reports.tgz holding TAG-BACKEND.json/.md/.log.
+# Writes OUT_DIR/TAG-reports.tgz holding TAG-BACKEND.json/.md/.log, again after each backend (a call cut
+# short by its time limit keeps the backends that finished).
 set -uo pipefail
 backends=$1 out=$2 tag=$3
 work=$(mktemp -d)
@@ -16,6 +17,5 @@ for backend in ${backends//,/ }; do
         --aot-report="$work/$tag-$backend.json" --aot-report-md="$work/$tag-$backend.md" > "$work/$tag-$backend.log" 2>&1
     echo "$tag $backend: exit $? in $(( $(date +%s) - start )) s"
     grep -E "^aotperf: [0-9]+ regressed|passed|failed|error|s (call|setup) " "$work/$tag-$backend.log" | tail -n 8
+    mkdir -p "$out" && tar czf "$out/$tag-reports.tgz" -C "$work" .
 done
-mkdir -p "$out"
-tar czf "$out/$tag-reports.tgz" -C "$work" .
