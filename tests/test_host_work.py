@@ -116,3 +116,18 @@ def test_a_compile_counts_its_graphs_captured_calls_and_generated_kernels():
     assert (stats["graphs"], stats["graph_breaks"]) == (1, 0)
     assert stats["fx_calls"] == 3  # linear, gelu, linear
     assert stats["inductor_kernels"] >= 1
+
+
+def test_a_module_compiled_after_dynamo_recompile_limit_modules_is_still_compiled():
+    """Modules torch.compile wraps share a code object; past `recompile_limit` graphs on it, dynamo would run
+    the next one uncompiled (the example suite's MLPs on inductor, after the LLM test and the other models)."""
+    from pytest_aotperf.backends.inductor import compile_for_batch_sizes
+
+    torch._dynamo.reset()
+    inputs = (torch.randn(2, 4),)
+    with torch._dynamo.config.patch(recompile_limit=1):
+        graphs = [
+            {m.name: m.value for m in compile_for_batch_sizes(torch.compile(model), inputs, [2], "cpu")}["graphs"]
+            for model in (torch.nn.Linear(4, 4), torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()))
+        ]
+    assert graphs == [1, 1]

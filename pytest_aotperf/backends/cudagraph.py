@@ -74,11 +74,7 @@ class CudaGraphBackend(TorchModuleBackend):
         if unreplayable is not None and not fallback:
             raise CaptureError(module_name, sizes[-1], unreplayable)
         compiled = torch.compile(module, dynamic=False, **kwargs)
-        # Every batch size is compiled, however many graphs other modules sharing this forward's code
-        # already hold: only dynamo's global cap (accumulated_recompile_limit) bounds it here.
-        limit = max(torch._dynamo.config.recompile_limit, torch._dynamo.config.accumulated_recompile_limit)
-        with torch._dynamo.config.patch(recompile_limit=limit):
-            compile_metrics = compile_for_batch_sizes(compiled, example_inputs, sizes, "cuda")
+        compile_metrics = compile_for_batch_sizes(compiled, example_inputs, sizes, "cuda")
         details = {"mode": mode, "inductor_options": dict(inductor_options)}
         failed = {size: unreplayable for size in sizes} if unreplayable is not None else {}
         request = CaptureRequest(

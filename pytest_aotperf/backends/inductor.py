@@ -27,14 +27,19 @@ def compile_for_batch_sizes(
     Runs in a fresh Inductor cache, so that compile time is a cold compile in every run and
     comparable with its baseline. Returns `compile_s` and the exact counts `graphs`, `graph_breaks`,
     `fx_calls` (operations captured into the graphs) and `inductor_kernels` (kernels generated).
+
+    Every module torch.compile wraps shares one code object, whose graphs dynamo caps at
+    `recompile_limit` (8): past it, a later test's module would silently run uncompiled. So only
+    dynamo's global cap (`accumulated_recompile_limit`) bounds the graphs compiled here.
     """
     import torch
     from torch._inductor.utils import fresh_cache
 
     counts = (compiled_graph_count, graph_break_count, captured_call_count, inductor_kernel_count)
     before = [count() for count in counts]
+    limit = max(torch._dynamo.config.recompile_limit, torch._dynamo.config.accumulated_recompile_limit)
     start = time.perf_counter()
-    with fresh_cache(), torch.no_grad():
+    with fresh_cache(), torch.no_grad(), torch._dynamo.config.patch(recompile_limit=limit):
         for batch_size in batch_sizes:
             compiled(*resize_batch(example_inputs, batch_size))
         synchronize(device)
