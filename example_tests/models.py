@@ -6,7 +6,7 @@ Environment knobs change them the way a regression would, to show the gate catch
 - `AOTPERF_EXAMPLE_EXTRA_BLOCK=1`: one more block of device work per call (a hidden layer, a
   convolution, an encoder layer), the kind of change a slower kernel or a wider model makes;
 - `AOTPERF_EXAMPLE_HOOKS=1`: a forward hook on every module (host-side work in eager mode);
-- `AOTPERF_EXAMPLE_GRAPH_BREAK=1`: one graph break in the forward.
+- `AOTPERF_EXAMPLE_GRAPH_BREAK=1`: one graph break in the forward, after the model (one more op after it).
 """
 
 from __future__ import annotations
@@ -102,25 +102,28 @@ def with_device_slowdown(
     return DeviceWait(module, cycles).to(device)
 
 
-class Regressed(nn.Module):
-    """The model as built, with the regressions the knobs ask for (none: the model itself, unwrapped)."""
+class GraphBreak(nn.Module):
+    """The model, then a graph break and one more op: two graphs where there was one.
 
-    def __init__(self, model: nn.Module, graph_break: bool) -> None:
+    The break comes after work on both sides: dynamo skips a frame that breaks before any op for good,
+    so a break at the top of forward would count only in the first module a process compiles.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        self.graph_break = graph_break
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        if self.graph_break:
-            torch._dynamo.graph_break()
-        return self.model(*inputs)
+        output = self.model(*inputs)
+        torch._dynamo.graph_break()
+        return output * 1
 
 
 def with_knobs(model: nn.Module) -> nn.Module:
     if knob("HOOKS"):
         for module in model.modules():
             module.register_forward_hook(lambda module, inputs, output: None)
-    return Regressed(model, graph_break=True) if knob("GRAPH_BREAK") else model
+    return GraphBreak(model) if knob("GRAPH_BREAK") else model
 
 
 class EncoderStack(nn.Module):

@@ -60,3 +60,15 @@ def test_the_ab_proof_script_finds_the_defaults_it_rewrites():
     script = (ROOT / "scripts/gpu_ab_proof.sh").read_text()
     pattern = re.search(r"sed -i 's/(.+?)/", script).group(1).replace("\\[", "[").replace("\\]", "]")
     assert pattern.strip("^$") in (ROOT / "example_tests/models.py").read_text().splitlines()
+
+
+def test_the_graph_break_knob_breaks_every_module_a_process_compiles():
+    from pytest_aotperf.backends.inductor import compile_for_batch_sizes
+
+    torch._dynamo.reset()
+    counts = []
+    for batch in (1, 4):
+        compiled = torch.compile(models.GraphBreak(torch.nn.Linear(4, 4)))
+        stats = {m.name: m.value for m in compile_for_batch_sizes(compiled, (torch.randn(batch, 4),), [batch], "cpu")}
+        counts.append((stats["graphs"], stats["graph_breaks"]))
+    assert counts == [(2, 1), (2, 1)]
