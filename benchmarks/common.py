@@ -63,8 +63,9 @@ def add_llm_options(parser: argparse.ArgumentParser, backends: str, children: Se
         "--compile-options",
         type=json.loads,
         metavar="JSON",
-        help="torch.compile's mode and Inductor options on inductor and cudagraph, as aot_llm takes them: "
-        '\'{"mode": "max-autotune-no-cudagraphs"}\' or \'{"options": {"coordinate_descent_tuning": true}}\'',
+        help="torch.compile's mode, Inductor options and merged projections on inductor and cudagraph, as aot_llm "
+        'takes them: \'{"mode": "max-autotune-no-cudagraphs"}\', \'{"options": {"coordinate_descent_tuning": true}}\', '
+        "'{\"merge_projections\": true}'",
     )
     parser.add_argument("--child", choices=children, help=argparse.SUPPRESS)
     parser.add_argument("--child-backend", help=argparse.SUPPRESS)

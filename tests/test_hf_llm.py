@@ -86,8 +86,25 @@ def test_inductor_tokens_agree_with_eager_and_nothing_compiles_while_generating(
     assert dict(reused["model_build_s"].context)["built_in_this_test"] is False
 
 
+def test_merged_projections_give_the_same_tokens_as_eager_and_say_so_in_the_config(eager):
+    runner, eager_generation, _ = eager
+    backend = create_backend("inductor")
+    try:
+        merged = backend.llm("tiny-llama", new_recorder("merged"), merge_projections=True)
+        generation = merged.generate(BATCH, PROMPT_LEN, OUTPUT_LEN, warmup=0, iterations=1)
+        layer = merged.model.model.layers[0]
+        assert (type(layer.self_attn).__name__, type(layer.mlp).__name__) == ("MergedLlamaAttention", "MergedLlamaMLP")
+        assert merged.effective_config["projections"] == "merged: qkv_proj, gate_up_proj"
+    finally:
+        backend.close()
+    prompt = prompt_token_ids(runner.model.config.vocab_size, BATCH, PROMPT_LEN, seed=0)
+    result = agreement(runner.model, prompt, eager_generation.token_ids, generation.token_ids)
+    assert result.within(TIE_TOLERANCE["float32"]), result.describe()
+    assert "projections" not in runner.effective_config
+
+
 def test_options_for_another_backend_are_an_error_naming_them():
-    with pytest.raises(TypeError, match="takes dtype, mode, options; got 'batch_sizes'"):
+    with pytest.raises(TypeError, match="takes dtype, mode, options, merge_projections; got 'batch_sizes'"):
         create_backend("inductor").llm("tiny-llama", new_recorder("x"), batch_sizes=[1])
 
 

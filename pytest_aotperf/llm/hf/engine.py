@@ -9,16 +9,18 @@ from typing import Any, Dict, Mapping, Tuple
 
 from .. import hf_model
 from ..specs import ModelSpec, resolve_model
+from .merged import merge_projections
 from .programs import Program, Shape, build_program, cache_length
 
 DEFAULT_CAPTURE_SIZES = (1, 2, 4, 8, 16)
 """Batch sizes the cudagraph backend captures decode graphs at; a batch between two is padded up."""
 MODE_OPTIONS = {
     "eager": ("dtype",),
-    "inductor": ("dtype", "mode", "options"),
-    "cudagraph": ("dtype", "mode", "options", "batch_sizes"),
+    "inductor": ("dtype", "mode", "options", "merge_projections"),
+    "cudagraph": ("dtype", "mode", "options", "batch_sizes", "merge_projections"),
 }
-"""What aot_llm takes on each backend: `dtype`; torch.compile's `mode` and Inductor `options`; capture sizes."""
+"""What aot_llm takes on each backend: `dtype`; torch.compile's `mode` and Inductor `options`; capture sizes;
+`merge_projections=True` (q/k/v and gate/up as one GEMM each, as vLLM runs Llama; see `merged`)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class HfOptions:
     dtype: str
     capture_sizes: Tuple[int, ...] = ()
     compile_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    merge_projections: bool = False
 
 
 def hf_options(mode: str, spec: ModelSpec, device: str, options: Mapping[str, Any]) -> HfOptions:
@@ -42,14 +45,18 @@ def hf_options(mode: str, spec: ModelSpec, device: str, options: Mapping[str, An
     dtype = hf_model.resolve_dtype(spec, device, options.get("dtype"))
     if mode == "eager":
         return HfOptions(dtype)
+    merge = options.get("merge_projections", False)
+    if not isinstance(merge, bool):
+        raise TypeError(f"aot_llm's merge_projections takes True or False, not {merge!r}")
     inductor_options = dict(options.get("options") or {})
     if mode == "inductor":
         kwargs: Dict[str, Any] = {"mode": options.get("mode"), "options": inductor_options or None}
-        return HfOptions(dtype, compile_kwargs={key: value for key, value in kwargs.items() if value is not None})
+        compile_kwargs = {key: value for key, value in kwargs.items() if value is not None}
+        return HfOptions(dtype, compile_kwargs=compile_kwargs, merge_projections=merge)
     from ...graphs.capture import check_batch_sizes, compile_kwargs_without_cudagraphs
 
     sizes = check_batch_sizes(options.get("batch_sizes"), DEFAULT_CAPTURE_SIZES)
-    return HfOptions(dtype, sizes, compile_kwargs_without_cudagraphs(options.get("mode"), inductor_options))
+    return HfOptions(dtype, sizes, compile_kwargs_without_cudagraphs(options.get("mode"), inductor_options), merge)
 
 
 class HfEngine:
@@ -98,7 +105,9 @@ class HfEngine:
         import torch
         import transformers
 
+        merged = {"projections": "merged: qkv_proj, gate_up_proj"} if self.options.merge_projections else {}
         return {
+            **merged,
             "implementation": "transformers",
             "transformers_version": transformers.__version__,
             "torch_version": torch.__version__,
@@ -129,4 +138,6 @@ def build_hf_engine(mode: str, model: str, options: Mapping[str, Any], device: s
     checked = hf_options(mode, spec, device, options)
     start = time.perf_counter()
     built = hf_model.build_model(spec, checked.dtype, device)
+    if checked.merge_projections:
+        merge_projections(built)
     return HfEngine(mode, spec, checked, device, built, time.perf_counter() - start)
