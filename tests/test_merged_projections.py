@@ -1,7 +1,5 @@
 """Merged projections: q/k/v and gate/up as one Linear each, the same logits, the weights held once."""
 
-from types import SimpleNamespace
-
 import pytest
 import torch
 
@@ -26,10 +24,12 @@ def test_merged_layers_give_the_same_logits_with_the_same_parameter_count():
     assert not any(hasattr(mlp, name) for name in ("gate_proj", "up_proj"))
 
 
-def test_another_familys_layers_are_refused_by_name():
-    layer = SimpleNamespace(self_attn=torch.nn.Linear(2, 2), mlp=torch.nn.Linear(2, 2))
+def test_another_familys_layers_are_refused_by_name_before_any_layer_changes():
+    model = hf_model.build_model(SPEC, "float32", "cpu")
+    model.model.layers[-1].self_attn = torch.nn.Linear(2, 2)
     with pytest.raises(ValueError, match="merge_projections supports transformers' LlamaAttention, not Linear"):
-        merge_projections(SimpleNamespace(model=SimpleNamespace(layers=[layer])))
+        merge_projections(model)
+    assert type(model.model.layers[0].self_attn).__name__ == "LlamaAttention"
 
 
 def test_merge_projections_is_an_option_of_the_compiling_backends_only():

@@ -99,14 +99,15 @@ def merge_projections(model: Any) -> int:
     from transformers.models.llama.modeling_llama import LlamaAttention, LlamaMLP
 
     layers = model.model.layers
-    attention_class, mlp_class = merged_attention_class(LlamaAttention), merged_mlp_class(LlamaMLP)
-    for layer in layers:
-        attention, mlp = layer.self_attn, layer.mlp
-        for module, expected in ((attention, LlamaAttention), (mlp, LlamaMLP)):
+    for layer in layers:  # every layer checked before any is changed
+        for module, expected in ((layer.self_attn, LlamaAttention), (layer.mlp, LlamaMLP)):
             if type(module) is not expected:
                 raise ValueError(
                     f"merge_projections supports transformers' {expected.__name__}, not {type(module).__name__}"
                 )
+    attention_class, mlp_class = merged_attention_class(LlamaAttention), merged_mlp_class(LlamaMLP)
+    for layer in layers:
+        attention, mlp = layer.self_attn, layer.mlp
         parts = (attention.q_proj, attention.k_proj, attention.v_proj)
         attention.qkv_sizes = [part.out_features for part in parts]
         attention.qkv_proj = merged_linear(parts)
