@@ -172,3 +172,27 @@ def test_synchronized_waits_for_the_gpu_only_on_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "synchronize", lambda: calls.append("sync"))
     assert synchronized(len, "cpu") is len
     assert synchronized(len, "cuda:0")([1, 2]) == 2 and calls == ["sync"]
+
+
+def test_under_xdist_a_gated_benchmark_is_unavailable_and_says_why(bench_suite, monkeypatch):
+    pytest.importorskip("xdist")
+    monkeypatch.setenv("PYTHONPATH", str(bench_suite.path))  # the workers import fakeclock too
+    result = bench_suite.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "xdist",
+        "-n",
+        "1",
+        "--benchmark-timer=fakeclock.tick",
+        "--aot-machine=m",
+        "--aot-gate-benchmarks",
+        "--aot-report=report.json",
+    )
+    result.assert_outcomes(passed=3)
+    report = json.loads((bench_suite.path / "report.json").read_text())
+    reasons = {test["test"]: test["metrics"]["benchmark"]["unavailable"] for test in report["tests"]}
+    assert reasons == dict.fromkeys(
+        ("test_sum", "test_work"),
+        "pytest-benchmark did not time this test: it disables itself under xdist; run it without -n",
+    )

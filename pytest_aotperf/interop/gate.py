@@ -19,6 +19,7 @@ from ..stash import RECORDER_KEY, session_of
 
 METRIC = "benchmark"
 NOT_TIMED = "pytest-benchmark did not time this test (benchmarks disabled, e.g. --benchmark-disable)"
+NOT_TIMED_UNDER_XDIST = "pytest-benchmark did not time this test: it disables itself under xdist; run it without -n"
 
 
 def synchronized(fn: Callable[..., Any], device: str) -> Callable[..., Any]:
@@ -76,7 +77,8 @@ def keep_benchmark_stats(item: pytest.Item) -> None:
         recorder = recorder_for(item, device, timer_for(device))
         item.stash[RECORDER_KEY] = recorder
     if fixture.stats is None:
-        recorder.record_unavailable(METRIC, NOT_TIMED, unit="s", kind="timing")
+        in_worker = hasattr(item.config, "workerinput")
+        recorder.record_unavailable(METRIC, NOT_TIMED_UNDER_XDIST if in_worker else NOT_TIMED, unit="s", kind="timing")
         return
     recorder.record_samples(
         METRIC,
