@@ -1,4 +1,5 @@
-"""The example models' device slowdown knob: a wait that stays in the compiled graph, and clear errors."""
+"""The example models' knobs: a device wait that stays in the compiled graph, a graph break every module takes,
+defaults the A/B proof commits, and clear errors."""
 
 import re
 from pathlib import Path
