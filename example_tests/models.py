@@ -11,6 +11,7 @@ Environment knobs change them the way a regression would, to show the gate catch
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import statistics
@@ -70,12 +71,10 @@ class DeviceWait(nn.Module):
         return output
 
 
-def device_cycles_per_call(compiled: Callable[..., Any], inputs: Tuple[torch.Tensor, ...]) -> float:
-    """The median device time of a call, in the GPU clock cycles `device_wait` counts."""
-    from pytest_aotperf.measure.device_time import DeviceTimer
-
-    timer = DeviceTimer()
-    device_s = statistics.median(timer.time_calls(lambda: compiled(*inputs), CALIBRATION_SAMPLES))
+def device_cycles_per_call(timer: Any, call: Callable[[], Any]) -> float:
+    """The median device time of `call`, in the GPU clock cycles `device_wait` counts (`timer`: the plugin's
+    DeviceTimer)."""
+    device_s = statistics.median(timer.time_calls(call, CALIBRATION_SAMPLES))
     return device_s * timer.cycles_per_s()
 
 
@@ -93,9 +92,12 @@ def with_device_slowdown(
     device = inputs[0].device
     if device.type != "cuda":
         raise RuntimeError("AOTPERF_EXAMPLE_DEVICE_SLOWDOWN needs a CUDA device: it waits on the GPU")
-    token = torch.zeros(1, device=device)
-    wait_cost = device_cycles_per_call(lambda: device_wait(token, 0), ())
-    cycles = max(0, round((factor - 1) * device_cycles_per_call(compile_fn(module), inputs) - wait_cost))
+    from pytest_aotperf.measure.device_time import DeviceTimer
+
+    timer, token = DeviceTimer(), torch.zeros(1, device=device)
+    wait_cost = device_cycles_per_call(timer, functools.partial(device_wait, token, 0))
+    model_cycles = device_cycles_per_call(timer, functools.partial(compile_fn(module), *inputs))
+    cycles = max(0, round((factor - 1) * model_cycles - wait_cost))
     gc.collect()
     torch.cuda.empty_cache()  # the calibration's compiled model and its graphs' memory go back
     recorder.restart_memory()

@@ -7,7 +7,13 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Tuple
 
 from ..compiled import CompiledModel, CompileStats, stat
 from ..graphs.inputs import resize_batch
-from ..measure.dynamo import captured_call_count, compiled_graph_count, graph_break_count, inductor_kernel_count
+from ..measure.dynamo import (
+    captured_call_count,
+    compiled_graph_count,
+    graph_break_count,
+    inductor_kernel_count,
+    without_per_code_recompile_limit,
+)
 from ..metrics import Metric
 from .torch_module import TorchModuleBackend
 
@@ -25,21 +31,17 @@ def compile_for_batch_sizes(
     """Call `compiled` once per batch size, so that compilation happens here and is timed.
 
     Runs in a fresh Inductor cache, so that compile time is a cold compile in every run and
-    comparable with its baseline. Returns `compile_s` and the exact counts `graphs`, `graph_breaks`,
-    `fx_calls` (operations captured into the graphs) and `inductor_kernels` (kernels generated).
-
-    Every module torch.compile wraps shares one code object, whose graphs dynamo caps at
-    `recompile_limit` (8): past it, a later test's module would silently run uncompiled. So only
-    dynamo's global cap (`accumulated_recompile_limit`) bounds the graphs compiled here.
+    comparable with its baseline, and without dynamo's per-code-object recompile limit, so that a module
+    compiled after many others is still compiled. Returns `compile_s` and the exact counts `graphs`,
+    `graph_breaks`, `fx_calls` (operations captured into the graphs) and `inductor_kernels` (kernels generated).
     """
     import torch
     from torch._inductor.utils import fresh_cache
 
     counts = (compiled_graph_count, graph_break_count, captured_call_count, inductor_kernel_count)
     before = [count() for count in counts]
-    limit = max(torch._dynamo.config.recompile_limit, torch._dynamo.config.accumulated_recompile_limit)
     start = time.perf_counter()
-    with fresh_cache(), torch.no_grad(), torch._dynamo.config.patch(recompile_limit=limit):
+    with fresh_cache(), torch.no_grad(), without_per_code_recompile_limit():
         for batch_size in batch_sizes:
             compiled(*resize_batch(example_inputs, batch_size))
         synchronize(device)

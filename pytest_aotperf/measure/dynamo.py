@@ -1,10 +1,11 @@
 """What torch.compile has produced in this process: graphs, graph breaks, captured calls and generated kernels,
-read around compiles and timed samples. Each is 0 until torch.compile has been loaded."""
+read around compiles and timed samples. Each is 0 until torch.compile has been loaded. And the recompile
+limit our compiles run under."""
 
 from __future__ import annotations
 
 import sys
-from typing import Any, Mapping
+from typing import Any, ContextManager, Mapping
 
 
 def _dynamo_counters() -> Mapping[str, Mapping[str, Any]]:
@@ -37,3 +38,17 @@ def inductor_kernel_count() -> int:
     from torch._inductor import metrics
 
     return int(metrics.generated_kernel_count)
+
+
+def without_per_code_recompile_limit() -> ContextManager[Any]:
+    """Dynamo's config with `recompile_limit` lifted to its global cap (`accumulated_recompile_limit`).
+
+    Every module torch.compile wraps, and every shape of one step function, shares one code object, whose
+    graphs dynamo caps at `recompile_limit` (8): past it, a later test's module would silently run uncompiled.
+    """
+    import torch
+
+    config = torch._dynamo.config
+    limit = max(config.recompile_limit, config.accumulated_recompile_limit)
+    patched: ContextManager[Any] = config.patch(recompile_limit=limit)
+    return patched

@@ -10,6 +10,7 @@ weights are held once.
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any, Tuple
 
@@ -35,6 +36,7 @@ def merged_linear(parts: Tuple[Any, ...]) -> Any:
     return merged.requires_grad_(first.weight.requires_grad)
 
 
+@functools.lru_cache(maxsize=None)
 def merged_attention_class(attention_class: type) -> type:
     """`attention_class` (transformers' LlamaAttention) with q, k and v projected by one `qkv_proj`."""
     modeling = sys.modules[attention_class.__module__]
@@ -78,6 +80,7 @@ def merged_attention_class(attention_class: type) -> type:
     return MergedAttention
 
 
+@functools.lru_cache(maxsize=None)
 def merged_mlp_class(mlp_class: type) -> type:
     """`mlp_class` (transformers' LlamaMLP) with gate and up projected by one `gate_up_proj`."""
 

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
+from ...measure.dynamo import without_per_code_recompile_limit
 from ..metrics import GraphCapture
 from .generation import Step
 from .static_cache import StaticKVCache, forward_step
@@ -108,9 +109,7 @@ def build_program(
     position = torch.zeros((rows, 1), dtype=torch.long, device=device)
     counts = inductor_counts()
     start = time.perf_counter()
-    # One code object (forward_step) serves every shape and cache: each is a graph of its own, however many
-    limit = max(torch._dynamo.config.recompile_limit, torch._dynamo.config.accumulated_recompile_limit)
-    with torch.no_grad(), torch._dynamo.config.patch(recompile_limit=limit):
+    with torch.no_grad(), without_per_code_recompile_limit():  # forward_step: one code object for every shape
         prefill(prompt, positions)
         decode(token, position)
         synchronize()
