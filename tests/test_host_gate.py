@@ -17,6 +17,9 @@ MLP_4 = ("-k", "mlp and 4")
 @pytest.fixture
 def examples(pytester, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the subprocesses test this checkout, not an installed copy
+    # One intra-op thread: on a shared 2-core machine, torch's spinning worker threads against another
+    # process's turned a 258 µs call into 40 ms (a CI run beside a vLLM CPU engine).
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     for knob in ("EXTRA_BLOCK", "HOOKS", "GRAPH_BREAK"):
         monkeypatch.delenv(f"AOTPERF_EXAMPLE_{knob}", raising=False)
     for path in EXAMPLES.glob("*.py"):
