@@ -2,6 +2,8 @@
 defaults the A/B proof commits, and clear errors."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,13 @@ def test_the_device_wait_runs_once_per_compiled_call_in_one_graph(sleeps):
         compiled(inputs)
     assert sleeps == [123, 123, 123]
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1
+
+
+def test_importing_the_models_registers_no_op():
+    """Without the knob the suite runs as it did before the knob existed: the wait's op is made on first use."""
+    code = "import example_tests.models, torch; print(hasattr(torch.ops.aotperf_example, 'device_wait'))"
+    ran = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "False"
 
 
 def test_without_the_knob_the_module_is_untouched(monkeypatch):
