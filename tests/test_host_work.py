@@ -118,6 +118,17 @@ def test_a_compile_counts_its_graphs_captured_calls_and_generated_kernels():
     assert stats["inductor_kernels"] >= 1
 
 
+def test_a_compile_is_timed_once_inductors_compile_workers_are_up():
+    """Until they are, Inductor compiles kernels in the calling process, so memory and time would depend on how
+    fast the workers started."""
+    from torch._inductor.async_compile import AsyncCompile, get_compile_threads
+
+    from pytest_aotperf.backends.inductor import compile_for_batch_sizes
+
+    compile_for_batch_sizes(torch.compile(torch.nn.Linear(4, 4)), (torch.randn(2, 4),), [2], "cpu")
+    assert AsyncCompile.use_process_pool() == (get_compile_threads() > 1)
+
+
 def test_a_module_compiled_after_dynamo_recompile_limit_modules_is_still_compiled():
     """Modules torch.compile wraps share a code object; past `recompile_limit` graphs on it, dynamo would run
     the next one uncompiled (the example suite's MLPs on inductor, after the LLM test and the other models)."""

@@ -12,6 +12,7 @@ from ..measure.dynamo import (
     compiled_graph_count,
     graph_break_count,
     inductor_kernel_count,
+    wait_for_compile_workers,
     without_per_code_recompile_limit,
 )
 from ..metrics import Metric
@@ -39,6 +40,7 @@ def compile_for_batch_sizes(
     from torch._inductor.utils import fresh_cache
 
     counts = (compiled_graph_count, graph_break_count, captured_call_count, inductor_kernel_count)
+    wait_for_compile_workers()
     before = [count() for count in counts]
     start = time.perf_counter()
     with fresh_cache(), torch.no_grad(), without_per_code_recompile_limit():
