@@ -1,6 +1,8 @@
 """Host work per call, counted exactly: operators, CUDA runtime calls and Python calls."""
 
+import gc
 import sys
+import weakref
 from types import SimpleNamespace
 
 import pytest
@@ -127,6 +129,38 @@ def test_a_compile_is_timed_once_inductors_compile_workers_are_up():
 
     compile_for_batch_sizes(torch.compile(torch.nn.Linear(4, 4)), (torch.randn(2, 4),), [2], "cpu")
     assert AsyncCompile.use_process_pool() == (get_compile_threads() > 1)
+
+
+def test_a_compile_runs_with_garbage_collection_paused_and_collects_its_garbage_after():
+    """Left to gc's allocation counters, a collection fell inside a compile or after it depending on unrelated
+    code, and moved the test's memory peak with it."""
+    from pytest_aotperf.backends.inductor import compile_for_batch_sizes
+
+    class Cycle:
+        pass
+
+    seen = []
+
+    def compiled(*inputs):
+        cycle = Cycle()
+        cycle.itself = cycle
+        seen.append((gc.isenabled(), weakref.ref(cycle)))
+
+    compile_for_batch_sizes(compiled, (torch.randn(2, 4),), [2], "cpu")
+    [(enabled_inside, garbage)] = seen
+    assert not enabled_inside and garbage() is None and gc.isenabled()
+
+
+def test_garbage_collection_paused_by_someone_else_stays_paused():
+    from pytest_aotperf.measure.dynamo import garbage_collected_after
+
+    gc.disable()
+    try:
+        with garbage_collected_after():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_a_module_compiled_after_dynamo_recompile_limit_modules_is_still_compiled():

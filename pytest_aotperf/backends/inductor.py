@@ -10,6 +10,7 @@ from ..graphs.inputs import resize_batch
 from ..measure.dynamo import (
     captured_call_count,
     compiled_graph_count,
+    garbage_collected_after,
     graph_break_count,
     inductor_kernel_count,
     wait_for_compile_workers,
@@ -31,9 +32,10 @@ def compile_for_batch_sizes(
 ) -> Tuple[Metric, ...]:
     """Call `compiled` once per batch size, so that compilation happens here and is timed.
 
-    Runs in a fresh Inductor cache, so that compile time is a cold compile in every run and
-    comparable with its baseline, and without dynamo's per-code-object recompile limit, so that a module
-    compiled after many others is still compiled. Returns `compile_s` and the exact counts `graphs`,
+    Runs in a fresh Inductor cache, so that compile time is a cold compile in every run and comparable with its
+    baseline; without dynamo's per-code-object recompile limit, so that a module compiled after many others is
+    still compiled; once Inductor's compile workers are up and with garbage collection paused, so that its memory
+    peak does not depend on when they started or when gc ran. Returns `compile_s` and the exact counts `graphs`,
     `graph_breaks`, `fx_calls` (operations captured into the graphs) and `inductor_kernels` (kernels generated).
     """
     import torch
@@ -42,12 +44,13 @@ def compile_for_batch_sizes(
     counts = (compiled_graph_count, graph_break_count, captured_call_count, inductor_kernel_count)
     wait_for_compile_workers()
     before = [count() for count in counts]
-    start = time.perf_counter()
-    with fresh_cache(), torch.no_grad(), without_per_code_recompile_limit():
-        for batch_size in batch_sizes:
-            compiled(*resize_batch(example_inputs, batch_size))
-        synchronize(device)
-    seconds = time.perf_counter() - start
+    with garbage_collected_after():
+        start = time.perf_counter()
+        with fresh_cache(), torch.no_grad(), without_per_code_recompile_limit():
+            for batch_size in batch_sizes:
+                compiled(*resize_batch(example_inputs, batch_size))
+            synchronize(device)
+        seconds = time.perf_counter() - start
     graphs, breaks, fx_calls, kernels = (count() - earlier for count, earlier in zip(counts, before))
     return (
         stat("compile_s", seconds, "s", kind="duration"),

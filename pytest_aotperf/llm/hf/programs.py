@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
-from ...measure.dynamo import wait_for_compile_workers, without_per_code_recompile_limit
+from ...measure.dynamo import garbage_collected_after, wait_for_compile_workers, without_per_code_recompile_limit
 from ..metrics import GraphCapture
 from .generation import Step
 from .static_cache import StaticKVCache, forward_step
@@ -109,12 +109,13 @@ def build_program(
     position = torch.zeros((rows, 1), dtype=torch.long, device=device)
     wait_for_compile_workers()
     counts = inductor_counts()
-    start = time.perf_counter()
-    with torch.no_grad(), without_per_code_recompile_limit():  # forward_step: one code object for every shape
-        prefill(prompt, positions)
-        decode(token, position)
-        synchronize()
-    compile_s = time.perf_counter() - start
+    with garbage_collected_after():
+        start = time.perf_counter()
+        with torch.no_grad(), without_per_code_recompile_limit():  # forward_step: one code object for every shape
+            prefill(prompt, positions)
+            decode(token, position)
+            synchronize()
+        compile_s = time.perf_counter() - start
     compiled = BuildCost(
         compile_s=compile_s,
         compile_cache=cache_state(counts, inductor_counts()),
