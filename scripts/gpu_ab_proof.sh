@@ -7,6 +7,7 @@
 #   PYTHONPATH=. bash scripts/gpu_ab_proof.sh self|regressed BACKEND[,BACKEND...] OUT_DIR TAG [ROUNDS [PYTEST ARGS]]
 # Writes OUT_DIR/TAG-ab.md, TAG-ab.json and TAG-ab.log; prints the wall time and the verdict counts.
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/plugin.sh"
 mode=$1 backends=$2 out=$(realpath -m "$3") tag=$4 rounds=${5:-3}
 shift $(( $# < 5 ? $# : 5 ))
 repo=$(mktemp -d)/repo
@@ -23,8 +24,6 @@ case $mode in
     *) echo "mode must be self or regressed, not $mode"; exit 2 ;;
 esac
 export PYTHONPATH=$repo
-python -c "import importlib.metadata as md, sys; sys.exit(not any(e.name == 'aotperf' for e in md.entry_points(group='pytest11')))" \
-    || export PYTEST_PLUGINS=pytest_aotperf.plugin
 mkdir -p "$out"
 start=$(date +%s)
 python -m pytest_aotperf ab "$base" --rounds "$rounds" --report-md "$out/$tag-ab.md" --report-json "$out/$tag-ab.json" \

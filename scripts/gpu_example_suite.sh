@@ -6,12 +6,10 @@
 # Writes refresh-BACKEND.log/json, check-BACKEND.log/json/md and baselines.tgz (the machine's new
 # baselines) to OUT_DIR.
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/plugin.sh"
 out=${1:-${OUT:-reports}}
 mkdir -p "$out"
 backends=${AOT_BACKENDS:-eager,inductor,cudagraph,vllm}
-# A checkout run with PYTHONPATH=. (not pip-installed) has no pytest11 entry point: load the plugin by name.
-python -c "import importlib.metadata as md, sys; sys.exit(not any(e.name == 'aotperf' for e in md.entry_points(group='pytest11')))" \
-    || export PYTEST_PLUGINS=pytest_aotperf.plugin
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.limit --format=csv
 for backend in ${backends//,/ }; do
     python -m pytest example_tests --aot-backend="$backend" -p no:cacheprovider -q -rs \

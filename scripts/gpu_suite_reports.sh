@@ -6,10 +6,9 @@
 # Writes OUT_DIR/TAG-reports.tgz holding TAG-BACKEND.json/.md/.log, again after each backend (a call cut
 # short by its time limit keeps the backends that finished).
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/plugin.sh"
 backends=$1 out=$2 tag=$3
 work=$(mktemp -d)
-python -c "import importlib.metadata as md, sys; sys.exit(not any(e.name == 'aotperf' for e in md.entry_points(group='pytest11')))" \
-    || export PYTEST_PLUGINS=pytest_aotperf.plugin
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.limit --format=csv,noheader
 for backend in ${backends//,/ }; do
     start=$(date +%s)

@@ -5,12 +5,11 @@
 #   bash scripts/gpu_test_at_commits.sh OUT_DIR "example_tests/test_llm.py --aot-backend=inductor -k inductor-1" 686978f 7105e3d
 # Writes OUT_DIR/commits.tgz holding COMMIT.json (--aot-report) and COMMIT.log; prints each test's host memory.
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/plugin.sh"
 out=$(realpath -m "$1") selection=$2
 shift 2
 repo=$(mktemp -d)/repo work=$(mktemp -d)
 git -c advice.detachedHead=false clone -q .abgit/all.bundle "$repo" || exit 2
-python -c "import importlib.metadata as md, sys; sys.exit(not any(e.name == 'aotperf' for e in md.entry_points(group='pytest11')))" \
-    || export PYTEST_PLUGINS=pytest_aotperf.plugin
 mkdir -p "$out"
 for commit in "$@"; do
     git -C "$repo" checkout -q "$commit" || exit 2
