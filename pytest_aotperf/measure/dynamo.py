@@ -60,8 +60,8 @@ def wait_for_compile_workers(timeout_s: float = 300) -> None:
     """Start Inductor's compile workers, if they are not up, and wait until they are.
 
     Until they are, Inductor compiles kernels in the calling process (`AsyncCompile.use_process_pool`), so a
-    compile's host memory and time would depend on how fast the workers started: the first Inductor LLM test of
-    a process read a host_peak_rss of 209 MiB on four H200 machines and 243 MiB on two others.
+    compile's host memory and time would depend on how fast the workers started; without this wait the first
+    compile of a process ran without them.
     """
     from torch._inductor.async_compile import AsyncCompile
 
