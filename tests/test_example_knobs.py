@@ -24,6 +24,7 @@ def sleeps(monkeypatch):
 
 def test_the_device_wait_runs_once_per_compiled_call_in_one_graph(sleeps):
     torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()  # graphs compiled by earlier tests of the process
     compiled = torch.compile(models.DeviceWait(torch.nn.Linear(4, 4), cycles=123))
     inputs = torch.randn(2, 4)
     for _ in range(3):

@@ -10,11 +10,9 @@ from ..graphs.inputs import resize_batch
 from ..measure.dynamo import (
     captured_call_count,
     compiled_graph_count,
-    garbage_collected_after,
+    compiling,
     graph_break_count,
     inductor_kernel_count,
-    wait_for_compile_workers,
-    without_per_code_recompile_limit,
 )
 from ..metrics import Metric
 from .torch_module import TorchModuleBackend
@@ -42,11 +40,10 @@ def compile_for_batch_sizes(
     from torch._inductor.utils import fresh_cache
 
     counts = (compiled_graph_count, graph_break_count, captured_call_count, inductor_kernel_count)
-    wait_for_compile_workers()
     before = [count() for count in counts]
-    with garbage_collected_after():
+    with compiling():
         start = time.perf_counter()
-        with fresh_cache(), torch.no_grad(), without_per_code_recompile_limit():
+        with fresh_cache(), torch.no_grad():
             for batch_size in batch_sizes:
                 compiled(*resize_batch(example_inputs, batch_size))
             synchronize(device)

@@ -85,3 +85,13 @@ def garbage_collected_after() -> Iterator[None]:
         if enabled:
             gc.enable()
         gc.collect()
+
+
+@contextlib.contextmanager
+def compiling() -> Iterator[None]:
+    """The conditions every compile the plugin times runs under (time it inside the block: the collection
+    after it is not the compile's): Inductor's compile workers up, garbage collection paused, and no
+    per-code-object recompile limit."""
+    wait_for_compile_workers()
+    with garbage_collected_after(), without_per_code_recompile_limit():
+        yield

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
-from ...measure.dynamo import garbage_collected_after, wait_for_compile_workers, without_per_code_recompile_limit
+from ...measure.dynamo import compiling
 from ..metrics import GraphCapture
 from .generation import Step
 from .static_cache import StaticKVCache, forward_step
@@ -107,11 +107,10 @@ def build_program(
     positions = torch.arange(shape.prompt_len, device=device).repeat(shape.batch, 1)
     token = torch.zeros((rows, 1), dtype=torch.long, device=device)
     position = torch.zeros((rows, 1), dtype=torch.long, device=device)
-    wait_for_compile_workers()
     counts = inductor_counts()
-    with garbage_collected_after():
+    with compiling():  # without the recompile limit: forward_step is one code object for every shape
         start = time.perf_counter()
-        with torch.no_grad(), without_per_code_recompile_limit():  # forward_step: one code object for every shape
+        with torch.no_grad():
             prefill(prompt, positions)
             decode(token, position)
             synchronize()
