@@ -455,6 +455,23 @@ def test_cli_refresh_from_reports_writes_baselines_as_runs(suite, monkeypatch):
     assert suite.run(sys.executable, "-m", "pytest_aotperf", "refresh", "--from-reports", "missing.json").ret == 2
 
 
+def test_cli_refresh_from_reports_of_several_backends_keeps_each_backends_tests(suite, monkeypatch):
+    run(suite, "--aot-report=eager-a.json")
+    monkeypatch.setenv("AOT_FAKE_MS", "2.0")
+    run(suite, "--aot-backend=inductor", "--aot-report=inductor.json")
+    monkeypatch.setenv("AOT_FAKE_MS", "1.3")
+    run(suite, "--aot-report=eager-b.json")
+    reports = ("eager-a.json", "inductor.json", "eager-b.json")
+    assert suite.run(sys.executable, "-m", "pytest_aotperf", "refresh", "--from-reports", *reports).ret == 0
+
+    def stored_runs(backend):
+        metrics = json.loads(baseline_file(suite, backend).read_text())["tests"][f"test_op[{backend}]"]["metrics"]
+        return metrics["latency"]["runs"]
+
+    assert stored_runs("eager") == [pytest.approx(1.2e-3), pytest.approx(1.3e-3)]
+    assert stored_runs("inductor") == [pytest.approx(2.0e-3)]
+
+
 @pytest.mark.parametrize("key", ["../../escape", "/tmp/abs", "a/b"])
 def test_a_machine_key_that_would_leave_the_baseline_folder_is_a_usage_error(suite, key):
     result = suite.runpytest("-p", "no:cacheprovider", f"--aot-machine={key}", "--aot-refresh")
