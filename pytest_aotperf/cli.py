@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from .ab.command import add_ab_command, run_ab
 from .atomic import WriteError, write_atomic
 from .baselines.files import BaselineError, UnsafeNameError, baseline_files, load_document
-from .baselines.from_reports import refresh_from_reports
+from .baselines.from_reports import NamedReport, refresh_from_reports
 from .history.store import HistoryError, load_series
 from .history.trend import DEFAULT_WINDOW
 from .interop.benchmark_json import write_benchmark_json
@@ -142,9 +142,15 @@ def refresh_command(args: argparse.Namespace, pytest_args: List[str]) -> int:
     if args.runs < 1:
         build_parser().error("--runs must be at least 1")
     if args.from_reports:
-        reports = [load_report(path) for path in args.from_reports]
-        written, changes = refresh_from_reports(reports, args.baseline_dir, args.force)
-        print_refresh_summary(changes, [str(path) for path in written], f"from {len(reports)} run(s)")
+        reports = [NamedReport(str(path), load_report(path)) for path in args.from_reports]
+        refreshed = refresh_from_reports(reports, args.baseline_dir, args.force)
+        written = [str(path) for path in refreshed.written]
+        print_refresh_summary(refreshed.changes, written, f"from {len(reports)} run(s)")
+        if refreshed.environment_changes:
+            print(
+                "aotperf refresh: the reports' environment differs from the stored baselines': "
+                + ", ".join(refreshed.environment_changes)
+            )
         return 0
     return run_refresh(pytest_args, args.runs, args.force)
 

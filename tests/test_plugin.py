@@ -472,6 +472,33 @@ def test_cli_refresh_from_reports_of_several_backends_keeps_each_backends_tests(
     assert stored_runs("inductor") == [pytest.approx(2.0e-3)]
 
 
+def report_from_another_environment(suite, source, target):
+    report = json.loads((suite.path / source).read_text())
+    report["environment"]["torch"] = "0.0.0"
+    (suite.path / target).write_text(json.dumps(report))
+
+
+def test_cli_refresh_from_reports_of_two_environments_refuses_naming_both(suite):
+    run(suite, "--aot-report=here.json")
+    report_from_another_environment(suite, "here.json", "there.json")
+    result = suite.run(sys.executable, "-m", "pytest_aotperf", "refresh", "--from-reports", "here.json", "there.json")
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(
+        ["*test_op?eager?: here.json and there.json were recorded in different environments (torch * -> 0.0.0)*"]
+    )
+    assert not baseline_file(suite).exists()
+
+
+def test_cli_refresh_from_reports_names_an_environment_that_differs_from_the_stored_one(suite):
+    run(suite, "--aot-refresh", "--aot-report=here.json")
+    report_from_another_environment(suite, "here.json", "there.json")
+    result = suite.run(sys.executable, "-m", "pytest_aotperf", "refresh", "--from-reports", "there.json", "--force")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        ["aotperf refresh: the reports' environment differs from the stored baselines': torch * -> 0.0.0"]
+    )
+
+
 @pytest.mark.parametrize("key", ["../../escape", "/tmp/abs", "a/b"])
 def test_a_machine_key_that_would_leave_the_baseline_folder_is_a_usage_error(suite, key):
     result = suite.runpytest("-p", "no:cacheprovider", f"--aot-machine={key}", "--aot-refresh")

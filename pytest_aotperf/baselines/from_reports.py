@@ -2,46 +2,82 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Mapping, Sequence, Tuple
 
+from ..environment_change import environment_changes
+from ..metrics import Metric
 from ..results import BaselineChange, PerfTestResult, ReportError, RunReport, run_values
 from ..verdict import judge
 from .refresh import RefreshRequest
 from .store import BaselineStore
 
 
-def refresh_from_reports(
-    reports: Sequence[RunReport], root: Path, force: bool
-) -> Tuple[List[Path], Dict[Tuple[str, str], Dict[str, BaselineChange]]]:
+@dataclass(frozen=True)
+class NamedReport:
+    """A report and the file it was read from, which errors name."""
+
+    name: str
+    report: RunReport
+
+
+@dataclass(frozen=True)
+class ReportsRefresh:
+    """What `refresh_from_reports` did: the files written, per (test, backend) what happened to each metric,
+    and how the reports' environment differs from the stored baselines' (`vllm 0.26.0 -> None`)."""
+
+    written: List[Path]
+    changes: Dict[Tuple[str, str], Dict[str, BaselineChange]]
+    environment_changes: Tuple[str, ...]
+
+
+def refresh_from_reports(reports: Sequence[NamedReport], root: Path, force: bool) -> ReportsRefresh:
     """Store each test's result from the last report that holds it, its earlier reports' values as earlier runs.
 
     Several runs of one suite are stored as `refresh --runs` stores them; reports of different backends
-    or suites (one per nightly process) each keep their own tests. Each metric is judged once against the
-    baseline stored here, under the tolerance its verdict had in that run (a metric without one is a
-    ReportError). Returns the files written and, per (test, backend), what happened to each metric.
+    or suites (one per nightly process) each keep their own tests. The runs of one test must share an
+    environment (torch, vLLM, Python, driver, GPU), or this is a ReportError naming two of the reports. Each
+    metric is judged once against the baseline stored here, under the tolerance its verdict had in that
+    run (a metric without one is a ReportError).
     """
-    latest: Dict[str, Tuple[int, PerfTestResult]] = {}
-    for index, report in enumerate(reports):
-        for result in report.tests:
-            latest[result.test.nodeid] = (index, result)
+    latest: Dict[str, int] = {}
+    for index, named in enumerate(reports):
+        for result in named.report.tests:
+            latest[result.test.nodeid] = index
     stores: Dict[str, BaselineStore] = {}
     changes: Dict[Tuple[str, str], Dict[str, BaselineChange]] = {}
-    for nodeid, (index, result) in latest.items():
-        report = reports[index]
-        store = stores.setdefault(report.machine, BaselineStore(root, report.machine))
-        prior = run_values(reports[:index]).get(nodeid, {})
-        changes[(result.test.name, result.test.backend)] = store.refresh(
-            _request(store, result, report, prior), force
-        )
-    return [path for store in stores.values() for path in store.write()], changes
+    changed_environment: Dict[str, None] = {}
+    for nodeid, index in latest.items():
+        named = reports[index]
+        earlier = [other for other in reports[:index] if any(t.test.nodeid == nodeid for t in other.report.tests)]
+        _check_one_environment(nodeid, earlier, named)
+        result = next(t for t in named.report.tests if t.test.nodeid == nodeid)
+        store = stores.setdefault(named.report.machine, BaselineStore(root, named.report.machine))
+        entry = store.entry(result.test.backend, result.test.module, result.test.name)
+        if entry is not None:
+            changed_environment.update(dict.fromkeys(environment_changes(entry.environment, named.report.environment)))
+        prior = run_values(other.report for other in earlier).get(nodeid, {})
+        request = _request(result, named.report, prior, entry.metrics if entry else {})
+        changes[(result.test.name, result.test.backend)] = store.refresh(request, force)
+    written = [path for store in stores.values() for path in store.write()]
+    return ReportsRefresh(written, changes, tuple(changed_environment))
+
+
+def _check_one_environment(nodeid: str, earlier: Sequence[NamedReport], last: NamedReport) -> None:
+    for other in earlier:
+        differences = environment_changes(other.report.environment, last.report.environment)
+        if differences:
+            raise ReportError(
+                f"{nodeid}: {other.name} and {last.name} were recorded in different environments "
+                f"({', '.join(differences)}); the runs of one baseline must share one"
+            )
 
 
 def _request(
-    store: BaselineStore, result: PerfTestResult, report: RunReport, prior: Dict[str, Tuple[float, ...]]
+    result: PerfTestResult, report: RunReport, prior: Dict[str, Tuple[float, ...]], stored: Mapping[str, Metric]
 ) -> RefreshRequest:
     test = result.test
-    entry = store.entry(test.backend, test.module, test.name)
     tolerances = {verdict.metric: verdict.tolerance for verdict in result.verdicts}
     unjudged = sorted(metric.name for metric in result.metrics if metric.name not in tolerances)
     if unjudged:
@@ -50,7 +86,6 @@ def _request(
             "so the tolerance to refresh under is unknown"
         )
     verdicts = {
-        metric.name: judge(metric, entry.metrics.get(metric.name) if entry else None, tolerances[metric.name])
-        for metric in result.metrics
+        metric.name: judge(metric, stored.get(metric.name), tolerances[metric.name]) for metric in result.metrics
     }
     return RefreshRequest(test, result.metrics, verdicts, report.environment, result.config, prior)
