@@ -145,7 +145,7 @@ def refresh_command(args: argparse.Namespace, pytest_args: List[str]) -> int:
         reports = [NamedReport(str(path), load_report(path)) for path in args.from_reports]
         refreshed = refresh_from_reports(reports, args.baseline_dir, args.force)
         written = [str(path) for path in refreshed.written]
-        print_refresh_summary(refreshed.changes, written, f"from {len(reports)} run(s)")
+        print_refresh_summary(refreshed.changes, written, f"from {len(reports)} report(s)")
         if refreshed.environment_changes:
             print(
                 "aotperf refresh: the reports' environment differs from the stored baselines': "

@@ -447,7 +447,7 @@ def test_cli_refresh_from_reports_writes_baselines_as_runs(suite, monkeypatch):
         "elsewhere",
     )
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["*aotperf refresh: * metric(s) written from 2 run(s)*"])
+    result.stdout.fnmatch_lines(["*aotperf refresh: * metric(s) written from 2 report(s)*"])
     stored = json.loads((suite.path / "elsewhere" / "test-machine" / "eager" / "test_perf.json").read_text())
     latency = stored["tests"]["test_op[eager]"]["metrics"]["latency"]
     assert latency["runs"] == [pytest.approx(1.2e-3), pytest.approx(1.3e-3)]
