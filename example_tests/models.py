@@ -2,7 +2,7 @@
 
 Environment knobs change them the way a regression would, to show the gate catches it:
 - `AOTPERF_EXAMPLE_DEVICE_SLOWDOWN=1.2`: the compiled call's device time 1.2 times what it was (a
-  wait on the device after the model, sized by timing the compiled model first; CUDA only);
+  wait on the device after the model, sized by timing the compiled model without and with it; CUDA only);
 - `AOTPERF_EXAMPLE_EXTRA_BLOCK=1`: one more block of device work per call (a hidden layer, a
   convolution, an encoder layer), the kind of change a slower kernel or a wider model makes;
 - `AOTPERF_EXAMPLE_HOOKS=1`: a forward hook on every module (host-side work in eager mode);
@@ -84,12 +84,22 @@ def device_cycles_per_call(timer: Any, call: Callable[[], Any]) -> float:
     return device_s * timer.cycles_per_s()
 
 
+def calibrated_wait(factor: float, model_cycles: float, slowed_cycles: Callable[[int], float]) -> int:
+    """The wait, in cycles, after which the compiled call takes `factor` times its `model_cycles`.
+
+    A first guess of (factor - 1) times the model is corrected by what the model with that wait measured
+    (`slowed_cycles`): in a compiled call the wait costs more than its cycles (its kernel, about 2 µs) or
+    less (it fills time the device would idle), and by how much depends on the model and the backend.
+    """
+    first = round((factor - 1) * model_cycles)
+    return max(0, first + round(factor * model_cycles - slowed_cycles(first)))
+
+
 def with_device_slowdown(
     module: nn.Module, inputs: Tuple[torch.Tensor, ...], compile_fn: Callable[[nn.Module], Any], recorder: Any
 ) -> nn.Module:
-    """The module, or with `AOTPERF_EXAMPLE_DEVICE_SLOWDOWN=F` the module followed by a device wait of
-    (F - 1) times the device time of `compile_fn(module)`'s call, so the compiled call takes F times as long.
-    The wait's own cost (its kernel at 0 cycles, about 2 µs) is taken off, or small models would be slowed more.
+    """The module, or with `AOTPERF_EXAMPLE_DEVICE_SLOWDOWN=F` the module followed by a device wait sized so
+    that `compile_fn`'s compiled call takes F times as long (`calibrated_wait`, timing compiled calls).
     The test's memory is then counted from after that calibration (`recorder.restart_memory()`).
     """
     factor = device_slowdown()
@@ -100,12 +110,16 @@ def with_device_slowdown(
         raise RuntimeError("AOTPERF_EXAMPLE_DEVICE_SLOWDOWN needs a CUDA device: it waits on the GPU")
     from pytest_aotperf.measure.device_time import DeviceTimer
 
-    timer, token = DeviceTimer(), torch.zeros(1, device=device)
-    wait_cost = device_cycles_per_call(timer, functools.partial(device_wait_op(), token, 0))
-    model_cycles = device_cycles_per_call(timer, functools.partial(compile_fn(module), *inputs))
-    cycles = max(0, round((factor - 1) * model_cycles - wait_cost))
+    timer = DeviceTimer()
+
+    def compiled_cycles(model: nn.Module) -> float:
+        return device_cycles_per_call(timer, functools.partial(compile_fn(model), *inputs))
+
+    cycles = calibrated_wait(
+        factor, compiled_cycles(module), lambda wait: compiled_cycles(DeviceWait(module, wait).to(device))
+    )
     gc.collect()
-    torch.cuda.empty_cache()  # the calibration's compiled model and its graphs' memory go back
+    torch.cuda.empty_cache()  # the calibration's compiled models and their graphs' memory go back
     recorder.restart_memory()
     return DeviceWait(module, cycles).to(device)
 

@@ -46,6 +46,18 @@ def test_without_the_knob_the_module_is_untouched(monkeypatch):
     assert models.with_device_slowdown(module, (torch.randn(1, 4),), compile_fn=None, recorder=None) is module
 
 
+@pytest.mark.parametrize(
+    "slowed, expected",
+    [
+        (lambda wait: 1000 + 300 + wait, 0),  # the wait's kernel alone costs more than the 20% asked
+        (lambda wait: 1000 + 50 + wait, 150),  # it costs 50 cycles beyond its wait
+        (lambda wait: 1000 + max(0, wait - 80), 280),  # it fills 80 cycles the device would idle
+    ],
+)
+def test_the_wait_is_corrected_by_the_slowed_calls_timing(slowed, expected):
+    assert models.calibrated_wait(1.2, 1000, slowed) == expected
+
+
 @pytest.mark.parametrize("value", ["0.8", "fast", "nan"])
 def test_a_slowdown_below_one_or_not_a_number_names_the_knob(monkeypatch, value):
     monkeypatch.setenv("AOTPERF_EXAMPLE_DEVICE_SLOWDOWN", value)
