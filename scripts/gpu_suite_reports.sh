@@ -2,6 +2,7 @@
 # The example suite on the GPU machine, one pytest process per backend (as the nightly job runs it),
 # each judged against the committed baselines and writing its report: the runs that record
 # baselines (`aotperf refresh --from-reports`) and the checks on machines that did not record them.
+# Record with vLLM staged, as the nightly has it installed: a host memory reading depends on it (docs section 13).
 #   PYTHONPATH=. bash scripts/gpu_suite_reports.sh BACKEND[,BACKEND...] OUT_DIR TAG
 # Writes OUT_DIR/TAG-reports.tgz holding TAG-BACKEND.json/.md/.log, again after each backend (a call cut
 # short by its time limit keeps the backends that finished).
@@ -10,6 +11,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/plugin.sh"
 backends=$1 out=$2 tag=$3
 work=$(mktemp -d)
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.limit --format=csv,noheader
+python -c 'from pytest_aotperf.environment import package_version as version
+print("torch", version("torch"), "| vllm", version("vllm") or "not installed (the nightly has it: record with it staged)")'
 for backend in ${backends//,/ }; do
     start=$(date +%s)
     python -m pytest example_tests --aot-backend="$backend" -p no:cacheprovider -q -rs --durations=4 \
