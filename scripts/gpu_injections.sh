@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # The regressions the example models' knobs inject, each in its own pytest process on the GPU machine and
 # judged against the committed baselines: every run should fail, naming its metric (issue 21's check).
-#   PYTHONPATH=. bash scripts/gpu_injections.sh OUT_DIR TAG
-# Runs a 1.2x device slowdown on eager, cudagraph and inductor, forward hooks on eager's MLPs, and one more
-# graph break on inductor's and cudagraph's MLPs. Writes OUT_DIR/TAG-injections.tgz holding
+#   PYTHONPATH=. bash scripts/gpu_injections.sh OUT_DIR TAG [NAME...]
+# Runs a 1.2x device slowdown on eager, cudagraph and inductor (slow-BACKEND), forward hooks on eager's MLPs
+# (hooks), and one more graph break on inductor's and cudagraph's MLPs (break-BACKEND); only the NAMEs
+# given, if any. Writes OUT_DIR/TAG-injections.tgz holding
 # TAG-NAME.json/.md/.log, again after each run; prints each run's exit status and failure lines.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/plugin.sh"
 out=$(realpath -m "$1") tag=$2
+shift 2
+selected=" $* "
 work=$(mktemp -d)
 
 inject() {  # NAME KNOB=VALUE BACKEND [PYTEST ARGS...]
     local name=$1 knob=$2 backend=$3 start
     shift 3
+    [[ "$selected" == "  " || "$selected" == *" $name "* ]] || return 0
     start=$(date +%s)
     env "AOTPERF_EXAMPLE_$knob" python -m pytest example_tests/test_models.py --aot-backend="$backend" -p no:cacheprovider \
         -q "$@" --aot-report="$work/$tag-$name.json" --aot-report-md="$work/$tag-$name.md" > "$work/$tag-$name.log" 2>&1
