@@ -54,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         type=Path,
         metavar="REPORT",
-        help="write baselines from these reports (--aot-report) instead of running pytest; "
-        "several reports of one suite are recorded as several runs",
+        help="write baselines from these reports (--aot-report) instead of running pytest: each test "
+        "from the last report that holds it, the earlier ones that hold it as earlier runs",
     )
     refresh.add_argument(
         "--baseline-dir",
@@ -142,6 +142,10 @@ def refresh_command(args: argparse.Namespace, pytest_args: List[str]) -> int:
     if args.runs < 1:
         build_parser().error("--runs must be at least 1")
     if args.from_reports:
+        resolved = [path.resolve() for path in args.from_reports]
+        repeated = sorted({str(path) for path, real in zip(args.from_reports, resolved) if resolved.count(real) > 1})
+        if repeated:
+            build_parser().error(f"--from-reports: {', '.join(repeated)} given more than once (one run each)")
         reports = [NamedReport(str(path), load_report(path)) for path in args.from_reports]
         refreshed = refresh_from_reports(reports, args.baseline_dir, args.force)
         written = [str(path) for path in refreshed.written]

@@ -453,6 +453,10 @@ def test_cli_refresh_from_reports_writes_baselines_as_runs(suite, monkeypatch):
     assert latency["runs"] == [pytest.approx(1.2e-3), pytest.approx(1.3e-3)]
     assert latency["value"] == pytest.approx(1.3e-3)
     assert suite.run(sys.executable, "-m", "pytest_aotperf", "refresh", "--from-reports", "missing.json").ret == 2
+    absolute = str(suite.path / "first.json")
+    twice = suite.run(sys.executable, "-m", "pytest_aotperf", "refresh", "--from-reports", "first.json", absolute)
+    assert twice.ret == 2
+    twice.stderr.fnmatch_lines(["*--from-reports: */first.json, first.json given more than once (one run each)"])
 
 
 def test_cli_refresh_from_reports_of_several_backends_keeps_each_backends_tests(suite, monkeypatch):
