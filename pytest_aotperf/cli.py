@@ -147,6 +147,12 @@ def refresh_command(args: argparse.Namespace, pytest_args: List[str]) -> int:
         if repeated:
             build_parser().error(f"--from-reports: {', '.join(repeated)} given more than once (one run each)")
         reports = [NamedReport(str(path), load_report(path)) for path in args.from_reports]
+        compared = [named.name for named in reports if named.report.comparison is not None]
+        if compared:
+            raise ReportError(
+                f"{compared[0]}: an `aotperf ab` report (head judged against base), not a run judged against "
+                "baselines: record from the reports of runs (--aot-report)"
+            )
         refreshed = refresh_from_reports(reports, args.baseline_dir, args.force)
         written = [str(path) for path in refreshed.written]
         print_refresh_summary(refreshed.changes, written, f"from {len(reports)} report(s)")

@@ -381,11 +381,12 @@ def test_an_aot_report_that_names_a_folder_is_a_usage_error(pytester):
         ("machine", "../up", "machine key '../up' is not allowed"),
         ("backend", "/abs", "backend name '/abs' is not allowed"),
         ("verdicts", {}, "no verdict for latency in the report"),
+        ("comparison", {"description": "head against base"}, "an `aotperf ab` report (head judged against base)"),
     ],
 )
 def test_refresh_from_a_report_it_must_refuse_is_one_line(tmp_path, capsys, report_file, field, value, message):
     data = json.loads(report_file.read_text())
-    target = data if field == "machine" else data["tests"][0]
+    target = data if field in ("machine", "comparison") else data["tests"][0]
     target[field] = value
     report_file.write_text(json.dumps(data))
     code, err = cli(capsys, "refresh", "--from-reports", report_file, "--baseline-dir", tmp_path / "b")
