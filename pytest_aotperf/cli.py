@@ -142,27 +142,23 @@ def refresh_command(args: argparse.Namespace, pytest_args: List[str]) -> int:
     if args.runs < 1:
         build_parser().error("--runs must be at least 1")
     if args.from_reports:
-        resolved = [path.resolve() for path in args.from_reports]
-        repeated = sorted({str(path) for path, real in zip(args.from_reports, resolved) if resolved.count(real) > 1})
-        if repeated:
-            build_parser().error(f"--from-reports: {', '.join(repeated)} given more than once (one run each)")
-        reports = [NamedReport(str(path), load_report(path)) for path in args.from_reports]
-        compared = [named.name for named in reports if named.report.comparison is not None]
-        if compared:
-            raise ReportError(
-                f"{compared[0]}: an `aotperf ab` report (head judged against base), not a run judged against "
-                "baselines: record from the reports of runs (--aot-report)"
-            )
-        refreshed = refresh_from_reports(reports, args.baseline_dir, args.force)
-        written = [str(path) for path in refreshed.written]
-        print_refresh_summary(refreshed.changes, written, f"from {len(reports)} report(s)")
-        if refreshed.environment_changes:
-            print(
-                "aotperf refresh: the reports' environment differs from the stored baselines': "
-                + ", ".join(refreshed.environment_changes)
-            )
-        return 0
+        return refresh_from_report_files(args.from_reports, args.baseline_dir, args.force)
     return run_refresh(pytest_args, args.runs, args.force)
+
+
+def refresh_from_report_files(paths: Sequence[Path], baseline_dir: Path, force: bool) -> int:
+    resolved = [path.resolve() for path in paths]
+    repeated = sorted({str(path) for path, real in zip(paths, resolved) if resolved.count(real) > 1})
+    if repeated:
+        build_parser().error(f"--from-reports: {', '.join(repeated)} given more than once (one run each)")
+    reports = [NamedReport(str(path), load_report(path)) for path in paths]
+    refreshed = refresh_from_reports(reports, baseline_dir, force)
+    written = [str(path) for path in refreshed.written]
+    print_refresh_summary(refreshed.changes, written, f"from {len(reports)} report(s)")
+    if refreshed.environment_changes:
+        changed = ", ".join(refreshed.environment_changes)
+        print(f"aotperf refresh: the reports' environment differs from the stored baselines': {changed}")
+    return 0
 
 
 def run_refresh(pytest_args: List[str], runs: int, force: bool) -> int:

@@ -36,23 +36,27 @@ def refresh_from_reports(reports: Sequence[NamedReport], root: Path, force: bool
     """Store each test's result from the last report that holds it, its earlier reports' values as earlier runs.
 
     Several runs of one suite are stored as `refresh --runs` stores them; reports of different backends
-    or suites (one per nightly process) each keep their own tests. The runs of one test must share an
-    environment (torch, vLLM, Python, driver, GPU), or this is a ReportError naming two of the reports. Each
-    metric is judged once against the baseline stored here, under the tolerance its verdict had in that
-    run (a metric without one is a ReportError).
+    or suites (one per nightly process) each keep their own tests. A ReportError, naming the report, stops it
+    where the runs of one test come from two environments (torch, vLLM, Python, driver, GPU), where a report
+    is an `aotperf ab` comparison, or where a metric has no verdict to take its tolerance from (each metric
+    is judged once against the baseline stored here, under the tolerance its verdict had in that run).
     """
-    latest: Dict[str, int] = {}
+    latest: Dict[str, Tuple[int, PerfTestResult]] = {}
     for index, named in enumerate(reports):
+        if named.report.comparison is not None:
+            raise ReportError(
+                f"{named.name}: an `aotperf ab` report (head judged against base), not a run judged against "
+                "baselines: record from the reports of runs (--aot-report)"
+            )
         for result in named.report.tests:
-            latest[result.test.nodeid] = index
+            latest[result.test.nodeid] = (index, result)
     stores: Dict[str, BaselineStore] = {}
     changes: Dict[Tuple[str, str], Dict[str, BaselineChange]] = {}
     changed_environment: Dict[str, None] = {}
-    for nodeid, index in latest.items():
+    for nodeid, (index, result) in latest.items():
         named = reports[index]
         earlier = [other for other in reports[:index] if any(t.test.nodeid == nodeid for t in other.report.tests)]
         _check_one_environment(nodeid, earlier, named)
-        result = next(t for t in named.report.tests if t.test.nodeid == nodeid)
         store = stores.setdefault(named.report.machine, BaselineStore(root, named.report.machine))
         entry = store.entry(result.test.backend, result.test.module, result.test.name)
         if entry is not None:
