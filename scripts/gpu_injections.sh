@@ -3,9 +3,9 @@
 # judged against the committed baselines: every run should fail, naming its metric (issue 21's check).
 #   PYTHONPATH=. bash scripts/gpu_injections.sh OUT_DIR TAG [NAME...]
 # Runs a 1.2x device slowdown on eager, cudagraph and inductor (slow-BACKEND), forward hooks on eager's MLPs
-# (hooks), and one more graph break on inductor's and cudagraph's MLPs (break-BACKEND); only the NAMEs
-# given, if any. Writes OUT_DIR/TAG-injections.tgz holding
-# TAG-NAME.json/.md/.log, again after each run; prints each run's exit status and failure lines.
+# (hooks), and one more graph break on inductor's and cudagraph's MLPs (break-BACKEND); only the NAMEs given,
+# if any. Writes OUT_DIR/TAG-injections.tgz holding TAG-NAME.json/.md/.log, again after each run; prints each
+# run's exit status and failure lines.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/plugin.sh"
 out=$(realpath -m "$1") tag=$2
