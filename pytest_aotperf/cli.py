@@ -147,6 +147,7 @@ def refresh_command(args: argparse.Namespace, pytest_args: List[str]) -> int:
 
 
 def refresh_from_report_files(paths: Sequence[Path], baseline_dir: Path, force: bool) -> int:
+    """`aotperf refresh --from-reports`: read the reports (each file once), store them, print what changed."""
     resolved = [path.resolve() for path in paths]
     repeated = sorted({str(path) for path, real in zip(paths, resolved) if resolved.count(real) > 1})
     if repeated:

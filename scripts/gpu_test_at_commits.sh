@@ -21,8 +21,7 @@ for commit in "$@"; do
     python - "$work/$commit.json" <<'PY'
 import json, sys
 for test in json.load(open(sys.argv[1]))["tests"]:
-    metrics = test["metrics"] if isinstance(test["metrics"], dict) else {m["name"]: m for m in test["metrics"]}
-    rss = {name: f"{m['value'] / 2**20:.1f} MiB" for name, m in metrics.items() if "rss" in name and m.get("value")}
+    rss = {name: f"{m['value'] / 2**20:.1f} MiB" for name, m in test["metrics"].items() if "rss" in name and m.get("value")}
     print(" ", test["nodeid"], rss)
 PY
     tar czf "$out/commits.tgz" -C "$work" .

@@ -41,21 +41,21 @@ def refresh_from_reports(reports: Sequence[NamedReport], root: Path, force: bool
     is an `aotperf ab` comparison, or where a metric has no verdict to take its tolerance from (each metric
     is judged once against the baseline stored here, under the tolerance its verdict had in that run).
     """
-    latest: Dict[str, Tuple[int, PerfTestResult]] = {}
-    for index, named in enumerate(reports):
+    held: Dict[str, List[Tuple[NamedReport, PerfTestResult]]] = {}
+    for named in reports:
         if named.report.comparison is not None:
             raise ReportError(
                 f"{named.name}: an `aotperf ab` report (head judged against base), not a run judged against "
                 "baselines: record from the reports of runs (--aot-report)"
             )
         for result in named.report.tests:
-            latest[result.test.nodeid] = (index, result)
+            held.setdefault(result.test.nodeid, []).append((named, result))
     stores: Dict[str, BaselineStore] = {}
     changes: Dict[Tuple[str, str], Dict[str, BaselineChange]] = {}
     changed_environment: Dict[str, None] = {}
-    for nodeid, (index, result) in latest.items():
-        named = reports[index]
-        earlier = [other for other in reports[:index] if any(t.test.nodeid == nodeid for t in other.report.tests)]
+    for nodeid, runs in held.items():
+        *earlier_runs, (named, result) = runs
+        earlier = [other for other, _ in earlier_runs]
         _check_one_environment(nodeid, earlier, named)
         store = stores.setdefault(named.report.machine, BaselineStore(root, named.report.machine))
         entry = store.entry(result.test.backend, result.test.module, result.test.name)
