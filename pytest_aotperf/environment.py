@@ -29,6 +29,19 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+TRANSPARENT_HUGEPAGE = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+def transparent_hugepage(setting: Path = TRANSPARENT_HUGEPAGE) -> Optional[str]:
+    """The kernel's transparent huge page mode (`always`, `madvise` or `never`; None off Linux): it can move a
+    process's host RSS, whose readings took one of two values by H200 machine (docs/benchmarks.md, section 14)."""
+    try:
+        selected = re.search(r"\[(\w+)\]", setting.read_text())
+    except OSError:
+        return None
+    return selected.group(1) if selected else None
+
+
 def gpu_name() -> Optional[str]:
     import torch
 
@@ -73,14 +86,15 @@ def git_commit(directory: Path) -> Optional[str]:
 
 
 def collect_environment(root: Path) -> Dict[str, Any]:
-    """Device, driver, CUDA, Python, torch, vLLM and plugin versions, commit, time, and this process's
-    host speed (`host_reference_ns`, ns per reference op: higher is a slower host)."""
+    """Device, driver, CUDA, Python, torch, vLLM and plugin versions, commit, time, the kernel's huge page
+    mode, and this process's host speed (`host_reference_ns`, ns per reference op: higher is a slower host)."""
     import torch
 
     environment: Dict[str, Any] = {
         "device": gpu_name() or cpu_name(),
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
+        "transparent_hugepage": transparent_hugepage(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "torch": torch.__version__,

@@ -3,6 +3,7 @@
 import pytest
 
 from pytest_aotperf.ab.judge import judge_rounds
+from pytest_aotperf.environment import transparent_hugepage
 from pytest_aotperf.environment_change import ENVIRONMENT_CHANGED, environment_changes, host_count_not_comparable
 from pytest_aotperf.host_speed import HOST_MIN_RUNS, host_band, is_device_bound, judge_host_speed, judged_by_spread
 from pytest_aotperf.marks import _parse
@@ -59,6 +60,13 @@ def test_history_runs_count_where_they_hold_enough():
 
 def test_without_a_baseline_a_host_speed_metric_is_new():
     assert judge_host_speed(timing(100e-6), None, 0.10).status == NEW
+
+
+def test_the_environment_records_the_selected_transparent_huge_page_mode(tmp_path):
+    setting = tmp_path / "enabled"
+    setting.write_text("always [madvise] never\n")
+    assert transparent_hugepage(setting) == "madvise"
+    assert transparent_hugepage(tmp_path / "absent") is None
 
 
 def test_environment_changes_name_each_entry_that_differs():
