@@ -111,16 +111,32 @@ def with_device_slowdown(
     from pytest_aotperf.measure.device_time import DeviceTimer
 
     timer = DeviceTimer()
-
-    def compiled_cycles(model: nn.Module) -> float:
-        return device_cycles_per_call(timer, functools.partial(compile_fn(model), *inputs))
-
-    cycles = calibrated_wait(
-        factor, compiled_cycles(module), lambda wait: compiled_cycles(DeviceWait(module, wait).to(device))
-    )
+    slowed = slowed_module(module, inputs, compile_fn, functools.partial(device_cycles_per_call, timer), factor)
     gc.collect()
     torch.cuda.empty_cache()  # the calibration's compiled models and their graphs' memory go back
     recorder.restart_memory()
+    return slowed
+
+
+def slowed_module(
+    module: nn.Module,
+    inputs: Tuple[torch.Tensor, ...],
+    compile_fn: Callable[[nn.Module], Any],
+    cycles_of: Callable[[Callable[[], Any]], float],
+    factor: float,
+) -> nn.Module:
+    """`DeviceWait(module, cycles)`, the wait calibrated on `compile_fn`'s compiled calls (`cycles_of` times
+    one call), then dynamo's caches reset: the calibration compiled this very module, and the test's own
+    compile is to capture and count every graph of it, as it would without the knob."""
+
+    def compiled_cycles(model: nn.Module) -> float:
+        return cycles_of(functools.partial(compile_fn(model), *inputs))
+
+    device = inputs[0].device
+    cycles = calibrated_wait(
+        factor, compiled_cycles(module), lambda wait: compiled_cycles(DeviceWait(module, wait).to(device))
+    )
+    torch._dynamo.reset()
     return DeviceWait(module, cycles).to(device)
 
 

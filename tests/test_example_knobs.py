@@ -95,3 +95,28 @@ def test_the_graph_break_knob_breaks_every_module_a_process_compiles():
         stats = {m.name: m.value for m in compile_for_batch_sizes(compiled, (torch.randn(batch, 4),), [batch], "cpu")}
         counts.append((stats["graphs"], stats["graph_breaks"]))
     assert counts == [(2, 1), (2, 1)]
+
+
+def test_the_slowdowns_calibration_leaves_the_tests_compile_to_count_every_graph(sleeps):
+    """The calibration compiles the test's own module; with the graph break knob, the test's compile found
+    those frames compiled and counted 0 breaks (the A/B proof on the GPU caught the break only by kernels)."""
+    from pytest_aotperf.backends.inductor import compile_for_batch_sizes
+
+    inputs = (torch.randn(1, 4),)
+
+    def counted(module):
+        stats = compile_for_batch_sizes(torch.compile(module), inputs, [1], "cpu")
+        return {m.name: m.value for m in stats if m.name in ("graphs", "graph_breaks", "fx_calls")}
+
+    torch._dynamo.reset()
+    cold = counted(models.DeviceWait(models.GraphBreak(torch.nn.Linear(4, 4)), cycles=7))
+
+    def one_call_cycles(call):
+        call()
+        return 1000.0
+
+    module = models.GraphBreak(torch.nn.Linear(4, 4))
+    slowed = models.slowed_module(module, inputs, torch.compile, one_call_cycles, factor=1.2)
+    assert isinstance(slowed, models.DeviceWait) and slowed.model is module
+    assert counted(slowed) == cold
+    assert cold["graph_breaks"] >= 1
