@@ -1,6 +1,7 @@
 """`aotperf ab`: base and head measured alternately in one job, head judged against base per metric."""
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -134,6 +135,8 @@ def test_aotperf_ab_runs_both_commits_alternately_and_fails_on_the_regression(re
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
     rounds = [line.split(":")[0] for line in printed.splitlines() if line.startswith("round ")]
     assert rounds == ["round 1/2 base", "round 1/2 head", "round 2/2 head", "round 2/2 base"]
+    round_lines = [line for line in printed.splitlines() if line.startswith("round ")]
+    assert all(re.fullmatch(r"round .*, pytest exit code \d, \d+ s", line) for line in round_lines), round_lines
     report = json.loads(out_json.read_text())
     assert report["comparison"]["base"] == {"ref": "merge base with main", "commit": base}
     assert report["comparison"]["head"]["commit"] == head and report["comparison"]["rounds"] == 2

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -141,14 +142,19 @@ def _run_round(
     """One pytest process of one tree; its report joins `reports`. Raises when pytest could not run the tests."""
     report, log = scratch / f"{tree.label}-{number}.json", scratch / f"{tree.label}-{number}.log"
     command = round_command(pytest_args, report, scratch / "no-baselines")
+    started = time.monotonic()
     with log.open("w", encoding="utf-8") as output:
         code = subprocess.call(command, cwd=tree.workdir, env=_environment(tree), stdout=output, stderr=output)
+    seconds = time.monotonic() - started
     tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:])
     if code not in (0, PYTEST_TEST_FAILURES) or not report.exists():
         raise AbError(f"round {number} of {tree.label}: pytest exit code {code}, no report; its output ends:\n{tail}")
     data = load_report(report)
     reports.append(data)
-    print(f"round {number}/{rounds} {tree.label}: {len(data.tests)} measured test(s), pytest exit code {code}")
+    print(
+        f"round {number}/{rounds} {tree.label}: {len(data.tests)} measured test(s), pytest exit code {code}, "
+        f"{seconds:.0f} s"
+    )
     if code == PYTEST_TEST_FAILURES:
         print(f"round {number} of {tree.label}: tests failed; pytest's output ends:\n{tail}")
     return code
