@@ -1,17 +1,33 @@
 """A conftest for pytester suites: `aot_timer` reports AOT_FAKE_MS per call (default 1.0 ms), exactly, the
 host's speed reads AOT_FAKE_HOST_NS (default 100 ns per reference op) in every run, and host-speed timings
-are judged by the fixed tolerance, as on a quiet machine."""
+are judged by the fixed tolerance, as on a quiet machine, unless the run names its rule.
+
+With AOT_FAKE_MS_PER_PROCESS naming a file of one value per line, each process takes the next line as its
+AOT_FAKE_MS: recorded per-process latencies, replayed one process at a time."""
 
 CONFTEST = """
+import functools
 import os
+from pathlib import Path
+
 import pytest
 
 
+@functools.lru_cache(maxsize=None)
+def per_call_ms():
+    queue = os.environ.get("AOT_FAKE_MS_PER_PROCESS")
+    if not queue:
+        return float(os.environ.get("AOT_FAKE_MS", "1.0"))
+    first, *rest = Path(queue).read_text().splitlines()
+    Path(queue).write_text("".join(line + "\\n" for line in rest))
+    return float(first)
+
+
 class FakeTimer:
-    '''Calls fn for real; reports AOT_FAKE_MS per call with +-1% jitter, so the median is exact.'''
+    '''Calls fn for real; reports per_call_ms() per call with +-1% jitter, so the median is exact.'''
 
     def time_calls(self, fn, count, between=None, block=1):
-        base = float(os.environ.get("AOT_FAKE_MS", "1.0")) * 1e-3
+        base = per_call_ms() * 1e-3
         samples = []
         for i in range(count):
             for _ in range(block):
