@@ -15,6 +15,9 @@ The model of one check (one metric of one test on one night), lognormal througho
   host-speed metric (`judge_host_speed`): the band of the baseline's 5, 10 or 20 recorded runs, each an
   earlier night's process (run with `--jitter 0.3`, the process-to-process noise of host speed measured on
   the H200s).
+With `--slow-processes RATE:FACTOR`, that share of processes also runs FACTOR times slower: the heavy tail of
+a shared machine, where most processes agree within a few percent and now and then one runs 1.6x slower
+while another job holds the cores (docs/benchmarks.md, section 16).
 Each check draws its own shifts, independent of the other 99 checks of its night: the worst case for a
 night of 100 checks. Tolerance 10% (the default).
 
@@ -28,15 +31,19 @@ a band (history, host), from each trial's band and the known distribution of an 
 
     python -m benchmarks.verdict_simulation --trials 300
     python -m benchmarks.verdict_simulation --trials 300 --rules host-5,host-10,host-20 --jitter 0.3
+    python -m benchmarks.verdict_simulation --trials 300 --rules host-5,host-10,host-20 --jitter 0.03 \
+        --slow-processes 0.05:1.6
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import random
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence, Tuple
 
 from benchmarks.common import script_parser
@@ -67,9 +74,31 @@ Judged = Callable[[float], Verdict]
 """A trial: the verdict when head (or tonight's run) is slowed down by the given factor."""
 
 
-def process(rng: random.Random, level: float, within: float, jitter: float) -> List[float]:
+@dataclass(frozen=True)
+class ProcessNoise:
+    """How a process's level moves from its night's: lognormally, and a share of processes slower still."""
+
+    jitter: float
+    """The log-scale sigma of a process's level."""
+    slow_rate: float = 0.0
+    """The share of processes that run `slow_factor` times slower besides."""
+    slow_factor: float = 1.0
+
+    def level(self, rng: random.Random) -> float:
+        lognormal = math.exp(rng.gauss(0, self.jitter))
+        return lognormal * self.slow_factor if self.slow_rate and rng.random() < self.slow_rate else lognormal
+
+    def beyond(self, edge: float, sigma: float) -> float:
+        """The chance that a process's level, shifted further by a lognormal of `sigma`, exceeds `edge`."""
+        above = statistics.NormalDist(0, sigma)
+        tail = 1 - above.cdf(math.log(edge))
+        slow_tail = 1 - above.cdf(math.log(edge / self.slow_factor))
+        return (1 - self.slow_rate) * tail + self.slow_rate * slow_tail
+
+
+def process(rng: random.Random, level: float, within: float, noise: ProcessNoise) -> List[float]:
     """One pytest process's samples."""
-    level *= math.exp(rng.gauss(0, jitter))
+    level *= noise.level(rng)
     return [level * math.exp(rng.gauss(0, within)) for _ in range(SAMPLES)]
 
 
@@ -81,38 +110,38 @@ def night(rng: random.Random, shift: float) -> float:
     return math.exp(rng.gauss(0, shift))
 
 
-def baseline_trial(runs: int) -> Callable[[random.Random, float, float, float], Judged]:
-    def trial(rng: random.Random, within: float, shift: float, jitter: float) -> Judged:
-        earlier = [metric(process(rng, night(rng, shift), within, jitter)) for _ in range(runs)]
+def baseline_trial(runs: int) -> Callable[[random.Random, float, float, ProcessNoise], Judged]:
+    def trial(rng: random.Random, within: float, shift: float, noise: ProcessNoise) -> Judged:
+        earlier = [metric(process(rng, night(rng, shift), within, noise)) for _ in range(runs)]
         stored = earlier[-1].stored(runs=tuple(m.value for m in earlier if m.value is not None))
-        tonight = process(rng, night(rng, shift), within, jitter)
+        tonight = process(rng, night(rng, shift), within, noise)
         return lambda factor: judge(metric(tonight, factor), stored, TOLERANCE)
 
     return trial
 
 
-def history_trial(confidence: float) -> Callable[[random.Random, float, float, float], Judged]:
-    def trial(rng: random.Random, within: float, shift: float, jitter: float) -> Judged:
-        earlier = [statistics.median(process(rng, night(rng, shift), within, jitter)) for _ in range(10)]
+def history_trial(confidence: float) -> Callable[[random.Random, float, float, ProcessNoise], Judged]:
+    def trial(rng: random.Random, within: float, shift: float, noise: ProcessNoise) -> Judged:
+        earlier = [statistics.median(process(rng, night(rng, shift), within, noise)) for _ in range(10)]
         allowance = history_allowance(earlier, TOLERANCE, confidence=confidence)
-        tonight = process(rng, night(rng, shift), within, jitter)
+        tonight = process(rng, night(rng, shift), within, noise)
         return lambda factor: judge(metric(tonight, factor), None, TOLERANCE, allowance)
 
     return trial
 
 
-def ab_trial(rng: random.Random, within: float, shift: float, jitter: float) -> Judged:
+def ab_trial(rng: random.Random, within: float, shift: float, noise: ProcessNoise) -> Judged:
     level = night(rng, shift)
-    base = [metric(process(rng, level, within, jitter)) for _ in range(3)]
-    head = [process(rng, level, within, jitter) for _ in range(3)]
+    base = [metric(process(rng, level, within, noise)) for _ in range(3)]
+    head = [process(rng, level, within, noise) for _ in range(3)]
     return lambda factor: judge_rounds(base, [metric(h, factor) for h in head], TOLERANCE)
 
 
-def host_trial(runs: int) -> Callable[[random.Random, float, float, float], Judged]:
-    def trial(rng: random.Random, within: float, shift: float, jitter: float) -> Judged:
-        earlier = [metric(process(rng, night(rng, shift), within, jitter)) for _ in range(runs)]
+def host_trial(runs: int) -> Callable[[random.Random, float, float, ProcessNoise], Judged]:
+    def trial(rng: random.Random, within: float, shift: float, noise: ProcessNoise) -> Judged:
+        earlier = [metric(process(rng, night(rng, shift), within, noise)) for _ in range(runs)]
         stored = earlier[-1].stored(runs=tuple(m.value for m in earlier if m.value is not None))
-        tonight = process(rng, night(rng, shift), within, jitter)
+        tonight = process(rng, night(rng, shift), within, noise)
         return lambda factor: judge_host_speed(metric(tonight, factor), stored, TOLERANCE)
 
     return trial
@@ -142,30 +171,30 @@ def critical_slowdown(verdict: Verdict) -> float:
     return (1 + verdict.tolerance + verdict.drift) / low
 
 
-def beyond_band(verdict: Verdict, within: float, shift: float, jitter: float) -> float:
+def beyond_band(verdict: Verdict, within: float, shift: float, noise: ProcessNoise) -> float:
     """The chance that an unchanged run falls beyond a banded verdict's upper edge, given the band drawn.
 
     Unchanged, tonight's value is the median of SAMPLES samples of a process whose level is the true
     level (1) shifted by the night and the process: lognormal, of log-variance shift^2 + jitter^2 plus
-    the median's (pi / 2) within^2 / SAMPLES. Averaged over trials, an unbiased estimate of the false
-    rate that needs no failing trial to count.
+    the median's (pi / 2) within^2 / SAMPLES, the share of slow processes that much slower again.
+    Averaged over trials, an unbiased estimate of the false rate that needs no failing trial to count.
     """
     if verdict.status in (NOISY, NEW, INFO) or verdict.baseline is None:
         return 0.0
     edge = verdict.baseline * (1 + verdict.tolerance + verdict.drift)
-    sigma = math.sqrt(shift**2 + jitter**2 + math.pi / 2 * within**2 / SAMPLES)
-    return 1 - statistics.NormalDist(0, sigma).cdf(math.log(edge))
+    sigma = math.sqrt(shift**2 + noise.jitter**2 + math.pi / 2 * within**2 / SAMPLES)
+    return noise.beyond(edge, sigma)
 
 
-def simulate(setting: Tuple[str, float, float, float, int, int]) -> Dict[str, float]:
-    rule, within, shift, jitter, trials, seed = setting
+def simulate(setting: Tuple[str, float, float, ProcessNoise, int, int]) -> Dict[str, float]:
+    rule, within, shift, noise, trials, seed = setting
     rng = random.Random(seed)
     criticals, beyond = [], []
     for index in range(trials):
-        judged = TRIALS[rule](rng, within, shift, jitter)
+        judged = TRIALS[rule](rng, within, shift, noise)
         unchanged = judged(1.0)
         critical = critical_slowdown(unchanged)
-        beyond.append(beyond_band(unchanged, within, shift, jitter))
+        beyond.append(beyond_band(unchanged, within, shift, noise))
         if index < CHECKED:
             for factor in (1.0, *SLOWDOWNS):
                 if abs(factor / critical - 1) > 1e-9 and (judged(factor).status == REGRESSED) != (factor > critical):
@@ -188,10 +217,28 @@ def per_100_nights(check_rate: float) -> float:
     return 100 * (1 - (1 - check_rate) ** CHECKS_PER_NIGHT)
 
 
+def slow_processes(text: str) -> Tuple[float, float]:
+    """`RATE:FACTOR` (as 0.05:1.6) as numbers: a rate within [0, 1], a factor of at least 1."""
+    try:
+        rate, factor = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give RATE:FACTOR, as 0.05:1.6") from None
+    if not (0 <= rate <= 1 and factor >= 1):
+        raise argparse.ArgumentTypeError(f"{text!r}: the rate is within 0 and 1, the factor at least 1")
+    return rate, factor
+
+
 def main() -> None:
     parser = script_parser(__doc__)
     parser.add_argument("--trials", type=int, default=300, help="trials per setting (history: 20 times more)")
     parser.add_argument("--jitter", type=float, default=0.02, help="process-to-process noise within a job")
+    parser.add_argument(
+        "--slow-processes",
+        type=slow_processes,
+        default=(0.0, 1.0),
+        metavar="RATE:FACTOR",
+        help="the share of processes that run FACTOR times slower besides (a shared machine's tail), e.g. 0.05:1.6",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rules", default=",".join(RULES), help="comma-separated subset of " + ", ".join(RULES))
     args = parser.parse_args()
@@ -199,12 +246,13 @@ def main() -> None:
     unknown = sorted(set(rules) - set(RULES))
     if unknown:
         parser.error(f"unknown rule(s) {', '.join(unknown)}; known: {', '.join(RULES)}")
+    noise = ProcessNoise(args.jitter, *args.slow_processes)
     settings = [
         (
             rule,
             within,
             shift,
-            args.jitter,
+            noise,
             args.trials * (HISTORY_TRIALS_FACTOR if rule.startswith(BANDED_RULES) else 1),
             seed,
         )
@@ -214,9 +262,10 @@ def main() -> None:
     started = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         results = list(pool.map(simulate, settings))
+    slow = f" and {noise.slow_rate:.0%} of processes {noise.slow_factor:g}x slower" if noise.slow_rate else ""
     print(
         f"{len(settings)} settings, {args.trials} trials each (history, host: {args.trials * HISTORY_TRIALS_FACTOR}), "
-        f"{SAMPLES} samples per process, process jitter {args.jitter:.0%}, tolerance {TOLERANCE:.0%}; "
+        f"{SAMPLES} samples per process, process jitter {noise.jitter:.0%}{slow}, tolerance {TOLERANCE:.0%}; "
         f"{time.perf_counter() - started:.0f} s"
     )
     print()

@@ -6,7 +6,9 @@ fixed 10% tolerance fails unchanged runs on such numbers. So a metric marked `ho
 latency whose device time is a small part of it, a rate derived from it, compile, capture and build
 times, every timing on a CPU-only machine) is judged against the band its own runs span across
 processes and machines: the baseline's recorded runs, or the run history where it holds enough.
-Until there are HOST_MIN_RUNS runs it is shown as information, with the reason.
+Until there are HOST_MIN_RUNS runs it is shown as information, with the reason. On a machine shared
+with other jobs, where now and then one process runs 1.6x slower, no few runs show that tail: such a
+machine shows these timings as information and judges the exact counts (the `info` rule).
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from .history.bands import Allowance, band_allowance
 from .metrics import Metric
 from .verdict import INFO, Verdict, judge
 
-HostRule = Literal["spread", "tolerance"]
+HostRule = Literal["spread", "tolerance", "info"]
 SPREAD: HostRule = "spread"
 """Host-speed metrics judged by the band of their own runs (the default)."""
 TOLERANCE: HostRule = "tolerance"
 """Host-speed metrics judged by the fixed tolerance, as every other metric: for a dedicated, quiet machine."""
-HOST_RULES: Tuple[HostRule, ...] = (SPREAD, TOLERANCE)
+INFORMATION: HostRule = "info"
+"""Host-speed metrics compared and shown, never judged: for a machine shared with other jobs."""
+HOST_RULES: Tuple[HostRule, ...] = (SPREAD, TOLERANCE, INFORMATION)
 HOST_MIN_RUNS = 5
 """Runs a host-speed metric needs before its spread is judged; fewer give information only."""
 HOST_CONFIDENCE = 0.9999
@@ -65,3 +69,16 @@ def judge_host_speed(
     counted = max(len(runs), len(history_runs))
     note = f"host-bound: {counted} run{'s' if counted != 1 else ''}, needs {HOST_MIN_RUNS}; shown, not judged"
     return dataclasses.replace(verdict, status=INFO, note=note)
+
+
+def judge_host_timing(
+    rule: HostRule, current: Metric, baseline: Optional[Metric], tolerance: float, history_runs: Sequence[float] = ()
+) -> Verdict:
+    """A host-speed metric under `rule`, `spread` (by the band of its runs) or `info` (compared and shown as
+    information); under `tolerance` it is judged as any metric is, by `judge`."""
+    if rule == SPREAD:
+        return judge_host_speed(current, baseline, tolerance, history_runs)
+    verdict = judge(current, baseline, tolerance)
+    if verdict.baseline is None or not current.available:
+        return verdict
+    return dataclasses.replace(verdict, status=INFO, note="host-bound: shown, not judged (host_timings='info')")

@@ -218,10 +218,11 @@ OPTIONS = (
         "--aot-host-timings",
         "host-speed timings (host-bound latency, compile, capture and build times, every timing on a CPU-only "
         "machine): 'spread', judged by the band of their own recorded runs, information until there are 5; "
-        "or 'tolerance', judged by the fixed tolerance (a dedicated, quiet machine)",
+        "'tolerance', judged by the fixed tolerance (a dedicated, quiet machine); or 'info', shown and never "
+        "judged (a machine shared with other jobs)",
         SPREAD,
         one_of(HOST_RULES),
-        metavar="spread|tolerance",
+        metavar="spread|tolerance|info",
     ),
     Option(
         "--aot-share-gpus",

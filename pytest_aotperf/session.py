@@ -14,7 +14,7 @@ from .environment import collect_environment, machine_key
 from .environment_change import environment_changes
 from .history.bands import Allowance, history_allowance
 from .history.store import load_run_values
-from .host_speed import SPREAD, judge_host_speed, judged_by_spread
+from .host_speed import TOLERANCE, judge_host_timing, judged_by_spread
 from .marks import MarkerSpec
 from .measure.host_reference import SLOW_HOST, slower_host
 from .metrics import Metric
@@ -78,21 +78,21 @@ class AotPerfSession:
         """Verdicts and failures of a test that ran, each metric under its tolerance; nothing is written.
 
         Host-speed timings are judged by the spread of their own runs (unless the test or run asks for
-        the fixed tolerance), and flagged `slow-host` when this process's host read much slower than
-        the baseline's; every verdict says where the environment changed since its baseline."""
+        the fixed tolerance, or for information only), and flagged `slow-host` when this process's host
+        read much slower than the baseline's; every verdict says where the environment changed since its baseline."""
         settings = self.settings
         entry = self.store.entry(test.backend, test.module, test.name)
         recorded_in = entry.environment if entry else {}
         changes = environment_changes(recorded_in, self.environment)
         slow = slower_host(self.environment.get("host_reference_ns"), recorded_in.get("host_reference_ns"))
-        by_spread = (spec.host_timings or settings.host_timings) == SPREAD
+        host_rule = spec.host_timings or settings.host_timings
         verdicts = []
         for metric in metrics:
             tolerance = spec.tolerance_for(metric.name, settings.default_tolerance(metric.kind))
             baseline = entry.metrics.get(metric.name) if entry else None
             host_speed = judged_by_spread(metric)
-            if host_speed and by_spread:
-                verdict = judge_host_speed(metric, baseline, tolerance, self._history_runs(test, metric))
+            if host_speed and host_rule != TOLERANCE:
+                verdict = judge_host_timing(host_rule, metric, baseline, tolerance, self._history_runs(test, metric))
             else:
                 verdict = judge(metric, baseline, tolerance, self._history_band(test, metric, tolerance))
             if slow and host_speed:

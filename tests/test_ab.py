@@ -76,6 +76,15 @@ def test_under_the_spread_rule_compile_times_stay_information_however_many_round
     assert compile_s.status == INFO and "compile, capture and build times" in report.comparison_description
 
 
+def test_under_the_info_rule_host_speed_timings_are_shown_other_timings_judged():
+    base = Side("base", "b" * 40, [round_report(10.0, 1.0, host_timings="info") for _ in range(5)])
+    head = Side("head", "h" * 40, [round_report(20.0, 3.0, host_timings="info") for _ in range(5)])
+    report = ab_report(base, head, "main")
+    # compile_s is a one-shot duration, so host speed; this latency is not marked host-bound
+    assert {v.metric: v.status for v in report.tests[0].verdicts} == {"compile_s": INFO, "latency": REGRESSED}
+    assert "are shown as information (info)" in report.comparison_description
+
+
 def test_every_round_keeps_its_trees_compile_caches_unless_the_arguments_say_otherwise(tmp_path):
     command = round_command(["-q", "--aot-compile-cache=fresh"], tmp_path / "r.json", tmp_path / "none")
     assert command[3:] == [

@@ -151,3 +151,17 @@ def test_a_changed_torch_is_named_and_its_host_counts_are_not_comparable(recorde
         assert judged[count]["note"].startswith("not comparable across torch 2.0.0 -> ")
     assert "environment-changed" in judged["host_peak_rss"]["flags"]
     assert "environment changed: torch 2.0.0 -> " in judged["recompilations"]["note"]
+
+
+def test_on_a_shared_machine_host_speed_timings_are_shown_and_host_counts_still_judged(replayed):
+    examples, replay = replayed
+    record_five_runs(examples, replay)
+    replay([3 * CHECKED_US[0]])
+    result, verdicts = check(examples, "--aot-backend=eager", "--aot-host-timings=info")
+    assert result.ret == 0, result.stdout.str()
+    judged = verdicts["test_model[eager-mlp-4]"]
+    assert (judged["latency"]["status"], judged["latency"]["note"]) == (
+        "info",
+        "host-bound: shown, not judged (host_timings='info')",
+    )
+    assert judged["aten_ops_per_call"]["status"] == judged["python_calls_per_call"]["status"] == "unchanged"

@@ -5,7 +5,14 @@ import pytest
 from pytest_aotperf.ab.judge import judge_rounds
 from pytest_aotperf.environment import transparent_hugepage
 from pytest_aotperf.environment_change import ENVIRONMENT_CHANGED, environment_changes, host_count_not_comparable
-from pytest_aotperf.host_speed import HOST_MIN_RUNS, host_band, is_device_bound, judge_host_speed, judged_by_spread
+from pytest_aotperf.host_speed import (
+    HOST_MIN_RUNS,
+    host_band,
+    is_device_bound,
+    judge_host_speed,
+    judge_host_timing,
+    judged_by_spread,
+)
 from pytest_aotperf.marks import _parse
 from pytest_aotperf.metrics import Metric
 from pytest_aotperf.verdict import IMPROVED, INFO, NEW, REGRESSED, UNCHANGED, beside_environment, judge
@@ -112,7 +119,8 @@ def test_an_environment_change_flags_the_verdict_and_makes_host_counts_not_compa
 def test_the_marker_chooses_the_host_rule_and_refuses_others():
     assert _parse({"host_timings": "tolerance"}).host_timings == "tolerance"
     assert _parse({}).host_timings is None
-    with pytest.raises(ValueError, match="host_timings='fixed'; accepted: 'spread', 'tolerance'"):
+    assert _parse({"host_timings": "info"}).host_timings == "info"
+    with pytest.raises(ValueError, match="host_timings='fixed'; accepted: 'spread', 'tolerance', 'info'"):
         _parse({"host_timings": "fixed"})
 
 
@@ -122,3 +130,13 @@ def test_ab_judges_host_speed_rounds_by_their_spread_once_there_are_enough():
     assert judge_rounds(rounds, [timing(130e-6)] * 5, 0.10).status == UNCHANGED  # within 5 rounds' band
     assert judge_rounds(rounds, [timing(130e-6)] * 5, 0.10, host_rule="tolerance").status == REGRESSED
     assert judge_rounds(rounds, [timing(1e-3)] * 5, 0.10).status == REGRESSED
+    assert judge_rounds(rounds, [timing(1e-3)] * 5, 0.10, host_rule="info").status == INFO
+
+
+def test_the_info_rule_compares_a_host_speed_metric_and_never_judges_it():
+    baseline = timing(100e-6, runs=(100e-6, 104e-6, 97e-6, 102e-6, 108e-6))
+    shown = judge_host_timing("info", timing(300e-6), baseline, 0.10)
+    assert (shown.status, shown.baseline, shown.change) == (INFO, baseline.value, pytest.approx(2.0))
+    assert shown.note == "host-bound: shown, not judged (host_timings='info')"
+    assert judge_host_timing("info", timing(300e-6), None, 0.10).status == NEW
+    assert judge_host_timing("spread", timing(300e-6), baseline, 0.10).status == REGRESSED

@@ -3,7 +3,8 @@
 Base's pooled samples stand as the baseline and its per-round values as the baseline's runs, so the
 verdict is the usual one (tolerance, bootstrap interval of the ratio of medians) plus the round-to-round
 spread of base. Host-speed timings follow the session's rule: judged by the band of base's rounds once
-there are HOST_MIN_RUNS of them, information before (or by the tolerance, with `host_timings=tolerance`).
+there are HOST_MIN_RUNS of them, information before; by the tolerance with `host_timings=tolerance`; only
+shown with `info`.
 One-shot durations (compile, capture and build times) are taken from each tree's first round that measured
 them alone: it compiles cold, and later rounds reuse that tree's compile caches. One run is no band, so
 under the spread rule they stay information however many rounds.
@@ -15,7 +16,16 @@ import dataclasses
 from statistics import median
 from typing import Dict, List, Optional, Sequence
 
-from ..host_speed import HOST_MIN_RUNS, SPREAD, TOLERANCE, HostRule, judge_host_speed, judged_by_spread
+from ..host_speed import (
+    HOST_MIN_RUNS,
+    HOST_RULES,
+    INFORMATION,
+    SPREAD,
+    TOLERANCE,
+    HostRule,
+    judge_host_timing,
+    judged_by_spread,
+)
 from ..metrics import Metric
 from ..results import PerfTestResult, RunReport
 from ..verdict import FailurePolicy, Verdict, failure_messages, judge
@@ -66,8 +76,8 @@ def judge_rounds(
         runs = tuple(m.value for m in base if m.value is not None)
         stored = pooled.stored(runs) if pooled.available else None
     head_pooled = pool(head)
-    if host_rule == SPREAD and judged_by_spread(head_pooled):
-        return judge_host_speed(head_pooled, stored, tolerance)
+    if host_rule != TOLERANCE and judged_by_spread(head_pooled):
+        return judge_host_timing(host_rule, head_pooled, stored, tolerance)
     return judge(head_pooled, stored, tolerance)
 
 
@@ -75,7 +85,8 @@ def ab_report(base: Side, head: Side, ref: str) -> RunReport:
     """A report whose verdicts are head against base, marked as an A/B comparison."""
     rounds = len(head.reports)
     last = head.reports[-1]
-    host_rule = TOLERANCE if last.settings.get("host_timings") == TOLERANCE else SPREAD
+    said = last.settings.get("host_timings")
+    host_rule = next((rule for rule in HOST_RULES if rule == said), SPREAD)
     tests = tuple(_judged_test(nodeid, base.reports, head.reports, host_rule) for nodeid in _nodeids(head.reports))
     missing = sorted(set(_nodeids(base.reports)) - set(_nodeids(head.reports)))
     return RunReport(
@@ -105,8 +116,10 @@ def ab_report(base: Side, head: Side, ref: str) -> RunReport:
 
 
 def _host_rule_said(host_rule: HostRule, rounds: int) -> str:
-    if host_rule != SPREAD:
+    if host_rule == TOLERANCE:
         return "Host-speed timings were judged by their tolerance."
+    if host_rule == INFORMATION:
+        return "Host-speed timings (host-bound latency, compile and build times) are shown as information (info)."
     if rounds < HOST_MIN_RUNS:
         return (
             f"Host-speed timings (host-bound latency, compile and build times) are shown as information: "
