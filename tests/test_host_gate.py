@@ -35,10 +35,11 @@ def check(pytester, *args):
     return result, {test["test"]: test["verdicts"] for test in report["tests"]}
 
 
-# Latency (µs) of the eager MLP at batch 4 in ten processes run one after another on the 2-core CPU machine
-# (2026-12-05): five recorded a baseline, five checked it. Replayed, not timed: CI's shared cores once ran a
-# checking process 1.6x slower than five recording runs within a few percent (a band from five runs cannot tell
-# that from a slower commit), and a test must not hang on the host's mood. docs/benchmarks.md has real runs.
+# Latency (µs) of the eager MLP at batch 4 in processes run one after another on the 2-core CPU machine
+# (2026-12-05): five recorded a baseline, the first five of eight checked it. Replayed, not timed: CI's shared
+# cores once ran a checking process 1.6x slower than five recording runs within a few percent (a band from five
+# runs cannot tell that from a slower commit), and a test must not hang on the host's mood (docs/benchmarks.md,
+# section 16).
 RECORDED_US = (234.0, 232.6, 227.7, 261.5, 228.5)
 CHECKED_US = (234.0, 239.8, 228.6, 259.8, 247.5)
 
