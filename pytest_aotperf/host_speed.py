@@ -74,11 +74,11 @@ def judge_host_speed(
 def judge_host_timing(
     rule: HostRule, current: Metric, baseline: Optional[Metric], tolerance: float, history_runs: Sequence[float] = ()
 ) -> Verdict:
-    """A host-speed metric under `rule`, `spread` (by the band of its runs) or `info` (compared and shown as
-    information); under `tolerance` it is judged as any metric is, by `judge`."""
+    """A host-speed metric under `rule`: by the band of its runs (`spread`), by the tolerance (`tolerance`),
+    or compared and shown as information (`info`)."""
     if rule == SPREAD:
         return judge_host_speed(current, baseline, tolerance, history_runs)
     verdict = judge(current, baseline, tolerance)
-    if verdict.baseline is None or not current.available:
+    if rule == TOLERANCE or verdict.baseline is None or not current.available:
         return verdict
     return dataclasses.replace(verdict, status=INFO, note="host-bound: shown, not judged (host_timings='info')")

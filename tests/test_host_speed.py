@@ -133,10 +133,11 @@ def test_ab_judges_host_speed_rounds_by_their_spread_once_there_are_enough():
     assert judge_rounds(rounds, [timing(1e-3)] * 5, 0.10, host_rule="info").status == INFO
 
 
-def test_the_info_rule_compares_a_host_speed_metric_and_never_judges_it():
+def test_the_info_rule_compares_a_host_speed_metric_and_never_judges_it_the_others_judge():
     baseline = timing(100e-6, runs=(100e-6, 104e-6, 97e-6, 102e-6, 108e-6))
     shown = judge_host_timing("info", timing(300e-6), baseline, 0.10)
     assert (shown.status, shown.baseline, shown.change) == (INFO, baseline.value, pytest.approx(2.0))
     assert shown.note == "host-bound: shown, not judged (host_timings='info')"
     assert judge_host_timing("info", timing(300e-6), None, 0.10).status == NEW
     assert judge_host_timing("spread", timing(300e-6), baseline, 0.10).status == REGRESSED
+    assert judge_host_timing("tolerance", timing(105e-6), baseline, 0.10).status == UNCHANGED

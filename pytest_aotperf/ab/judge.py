@@ -76,7 +76,7 @@ def judge_rounds(
         runs = tuple(m.value for m in base if m.value is not None)
         stored = pooled.stored(runs) if pooled.available else None
     head_pooled = pool(head)
-    if host_rule != TOLERANCE and judged_by_spread(head_pooled):
+    if judged_by_spread(head_pooled):
         return judge_host_timing(host_rule, head_pooled, stored, tolerance)
     return judge(head_pooled, stored, tolerance)
 
