@@ -86,13 +86,14 @@ class ProcessNoise:
 
     def level(self, rng: random.Random) -> float:
         lognormal = math.exp(rng.gauss(0, self.jitter))
+        # No draw without slow processes, so the random stream, and every earlier table, stays as it was.
         return lognormal * self.slow_factor if self.slow_rate and rng.random() < self.slow_rate else lognormal
 
     def beyond(self, edge: float, sigma: float) -> float:
         """The chance that a process's level, shifted further by a lognormal of `sigma`, exceeds `edge`."""
-        above = statistics.NormalDist(0, sigma)
-        tail = 1 - above.cdf(math.log(edge))
-        slow_tail = 1 - above.cdf(math.log(edge / self.slow_factor))
+        shift = statistics.NormalDist(0, sigma)
+        tail = 1 - shift.cdf(math.log(edge))
+        slow_tail = 1 - shift.cdf(math.log(edge / self.slow_factor))
         return (1 - self.slow_rate) * tail + self.slow_rate * slow_tail
 
 
