@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from pytest_aotperf.ab.command import Tree, _schedule, round_command, split_base
+from pytest_aotperf.ab.git import uncommitted_digest
 from pytest_aotperf.ab.judge import Side, ab_report, judge_rounds, pool
+from pytest_aotperf.ab.work_dir import MANIFEST, ComparisonKey, WorkDirError, open_work_dir
 from pytest_aotperf.cli import main
 from pytest_aotperf.metrics import Metric
 from pytest_aotperf.results import PerfTestId, PerfTestResult, RunReport
@@ -174,3 +176,86 @@ def test_base_is_a_ref_or_a_pytest_path_and_reserved_options_are_refused(repo, c
     assert "BASE 'mian' names no commit" in capsys.readouterr().err
     assert main(["ab", "main", "--aot-history=h.sqlite"]) == 2
     assert "--aot-history=h.sqlite: not allowed" in capsys.readouterr().err
+
+
+def round_lines(printed):
+    return [line for line in printed.splitlines() if line.startswith("round ")]
+
+
+def test_a_kept_comparison_goes_on_with_the_rounds_its_folder_lacks(repo, tmp_path, capsys):
+    kept, out_json = tmp_path / "kept", tmp_path / "ab.json"
+    assert main(["ab", "main", "--rounds", "1", "--work-dir", str(kept), "-p", "no:cacheprovider"]) == 1
+    assert [line.split(":")[0] for line in round_lines(capsys.readouterr().out)] == ["round 1/1 base", "round 1/1 head"]
+    manifest = json.loads((kept / MANIFEST).read_text())
+    assert manifest["finished_rounds"] == {"base-1": 0, "head-1": 0}
+    (kept / "base-tree").mkdir()  # as a run stopped by a time limit leaves it
+    (kept / "base-tree" / "left.txt").write_text("from the stopped run")
+    code = main(
+        [
+            "ab",
+            "main",
+            "--rounds",
+            "2",
+            "--work-dir",
+            str(kept),
+            "--report-json",
+            str(out_json),
+            "-p",
+            "no:cacheprovider",
+        ]
+    )
+    printed = round_lines(capsys.readouterr().out)
+    assert code == 1
+    assert printed[:2] == [
+        f"round 1/2 base: kept in {kept}, pytest exit code 0",
+        f"round 1/2 head: kept in {kept}, pytest exit code 0",
+    ]
+    assert [line.split(":")[0] for line in printed[2:]] == ["round 2/2 head", "round 2/2 base"]
+    (test,) = json.loads(out_json.read_text())["tests"]
+    rounds_of_score = json.loads(out_json.read_text())["comparison"]["round_values"][test["nodeid"]]["score"]
+    assert rounds_of_score == {"base": pytest.approx([1e-3] * 2), "head": pytest.approx([2e-3] * 2)}
+    assert sorted(json.loads((kept / MANIFEST).read_text())["finished_rounds"]) == [
+        "base-1",
+        "base-2",
+        "head-1",
+        "head-2",
+    ]
+    assert not (kept / "base-tree").exists()
+
+
+def test_a_kept_folder_of_another_comparison_or_of_anything_else_is_refused_and_left_as_it_is(repo, tmp_path, capsys):
+    kept = tmp_path / "kept"
+    assert main(["ab", "main", "--rounds", "1", "--work-dir", str(kept), "-p", "no:cacheprovider"]) == 1
+    capsys.readouterr()
+    before = (kept / MANIFEST).read_text()
+    (repo / "test_perf.py").write_text(TEST_FILE.format(score=3e-3))  # head changed, not committed
+    assert main(["ab", "main", "--rounds", "2", "--work-dir", str(kept), "-p", "no:cacheprovider"]) == 2
+    assert f"--work-dir {kept}: it holds another comparison (head_changes differ" in capsys.readouterr().err
+    assert main(["ab", "main", "--rounds", "2", "--work-dir", str(kept), "-q"]) == 2
+    assert "pytest_args differ" in capsys.readouterr().err
+    assert (kept / MANIFEST).read_text() == before
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "cat.jpg").write_text("meow")
+    assert main(["ab", "main", "--work-dir", str(other)]) == 2
+    assert f"--work-dir {other}: not empty and holds no {MANIFEST}" in capsys.readouterr().err
+    assert [p.name for p in other.iterdir()] == ["cat.jpg"]
+
+
+def test_a_work_folder_inside_the_tree_is_not_part_of_heads_changes(repo):
+    inside = repo / "ab-work"
+    inside.mkdir()
+    before = uncommitted_digest(repo, inside)
+    (inside / "base-1.json").write_text("{}")
+    assert uncommitted_digest(repo, inside) == before
+    (repo / "new_test.py").write_text("def test_new(): pass\n")
+    assert uncommitted_digest(repo, inside) != before
+
+
+def test_an_unreadable_manifest_is_named_and_left_as_it_is(tmp_path):
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / MANIFEST).write_text('{"comparison": ')
+    with pytest.raises(WorkDirError, match=f"{kept / MANIFEST}: unreadable .*name a new --work-dir"):
+        open_work_dir(kept, ComparisonKey("b" * 40, "h" * 40, "", ("-q",)))
+    assert (kept / MANIFEST).read_text() == '{"comparison": '

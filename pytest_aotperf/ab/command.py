@@ -9,9 +9,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..compile_cache import point_caches_at
 from ..reporting.ab_summary import ab_headline, terminal_lines
@@ -19,8 +20,18 @@ from ..reporting.html import write_html
 from ..reporting.markdown import write_markdown
 from ..results import ReportError, RunReport, load_report, write_report
 from ..verdict import REGRESSED
-from .git import GitError, commit_of, default_branch, git, repository_root, worktree
+from .git import (
+    GitError,
+    commit_of,
+    default_branch,
+    git,
+    remove_stale_worktree,
+    repository_root,
+    uncommitted_digest,
+    worktree,
+)
 from .judge import Side, ab_report
+from .work_dir import ComparisonKey, WorkDir, open_work_dir
 
 DEFAULT_ROUNDS = 3
 PYTEST_TEST_FAILURES = 1
@@ -65,6 +76,15 @@ def add_ab_command(commands: Any) -> None:
     ab.add_argument("--report-json", type=Path, metavar="PATH", help="the comparison as a JSON report")
     ab.add_argument("--report-md", type=Path, metavar="PATH", help="the comparison as a Markdown summary")
     ab.add_argument("--report-html", type=Path, metavar="PATH", help="the comparison as an HTML page")
+    ab.add_argument(
+        "--work-dir",
+        type=Path,
+        metavar="DIR",
+        help=(
+            "keep the comparison in DIR (base's worktree, compile caches, each round's report) and go on with it: "
+            "a later run of the same comparison runs only the rounds DIR lacks (default: a temporary folder)"
+        ),
+    )
 
 
 def run_ab(args: argparse.Namespace, rest: Sequence[str]) -> int:
@@ -73,7 +93,7 @@ def run_ab(args: argparse.Namespace, rest: Sequence[str]) -> int:
         print("aotperf ab: --rounds must be at least 1", file=sys.stderr)
         return 2
     try:
-        report, head_failed = compare(Path.cwd(), list(rest), args.rounds)
+        report, head_failed = compare(Path.cwd(), list(rest), args.rounds, args.work_dir)
     except (AbError, GitError, ReportError, ValueError) as error:
         print(f"aotperf ab: {error}", file=sys.stderr)
         return 2
@@ -87,8 +107,9 @@ def run_ab(args: argparse.Namespace, rest: Sequence[str]) -> int:
     return 1 if regressed or head_failed else 0
 
 
-def compare(workdir: Path, rest: List[str], rounds: int) -> Tuple[RunReport, bool]:
-    """The A/B report, and whether any head round had failing tests."""
+def compare(workdir: Path, rest: List[str], rounds: int, kept: Optional[Path] = None) -> Tuple[RunReport, bool]:
+    """The A/B report, and whether any head round had failing tests. With `kept` (--work-dir), the rounds
+    finished there by an earlier run of the same comparison are read back, not run again."""
     root = repository_root(workdir)
     ref, pytest_args = split_base(root, rest)
     reserved = [a for a in pytest_args if a.split("=", 1)[0] in RESERVED_OPTIONS]
@@ -100,20 +121,40 @@ def compare(workdir: Path, rest: List[str], rounds: int) -> Tuple[RunReport, boo
     else:
         base_commit = commit_of(root, ref) or ""
     print(f"aotperf ab: base {base_commit[:12]} ({ref}), head {root} (working tree), {rounds} round(s) each")
-    with tempfile.TemporaryDirectory(prefix="aotperf-ab-") as scratch_dir:
-        scratch = Path(scratch_dir)
-        with worktree(root, base_commit, scratch / "base-tree") as base_root:
+    with _work_dir(kept, root, base_commit, pytest_args) as folder:
+        base_tree = folder.path / "base-tree"
+        if kept is not None:
+            remove_stale_worktree(root, base_tree)
+        with worktree(root, base_commit, base_tree) as base_root:
             relative = workdir.resolve().relative_to(root.resolve())
-            base = Tree("base", base_root, base_root / relative, scratch / "base")
-            head = Tree("head", root, workdir, scratch / "head")
+            base = Tree("base", base_root, base_root / relative, folder.path / "base")
+            head = Tree("head", root, workdir, folder.path / "head")
             reports: Dict[str, List[RunReport]] = {"base": [], "head": []}
             head_failed = False
             for number, tree in _schedule(base, head, rounds):
-                code = _run_round(tree, number, rounds, pytest_args, scratch, reports[tree.label])
+                code = folder.exit_code(tree.label, number)
+                if code is None:
+                    code = _run_round(tree, number, rounds, pytest_args, folder, reports[tree.label])
+                    folder = folder.with_round(tree.label, number, code)
+                else:
+                    _read_round(tree, number, rounds, folder, code, reports[tree.label])
                 head_failed |= tree is head and code == PYTEST_TEST_FAILURES
     head_commit = reports["head"][-1].environment.get("commit") or "unknown"
     report = ab_report(Side("base", base_commit, reports["base"]), Side("head", head_commit, reports["head"]), ref)
     return report, head_failed
+
+
+@contextmanager
+def _work_dir(kept: Optional[Path], root: Path, base_commit: str, pytest_args: Sequence[str]) -> Iterator[WorkDir]:
+    """--work-dir's folder, opened for this comparison, or a temporary one removed afterwards."""
+    if kept is None:
+        with tempfile.TemporaryDirectory(prefix="aotperf-ab-") as scratch:
+            yield WorkDir(Path(scratch), ComparisonKey(base_commit, "", "", tuple(pytest_args)))
+        return
+    kept = kept.resolve()  # the rounds' pytest runs in each tree's folder
+    head_commit = git(root, "rev-parse", "HEAD")
+    key = ComparisonKey(base_commit, head_commit, uncommitted_digest(root, kept), tuple(pytest_args))
+    yield open_work_dir(kept, key)
 
 
 def split_base(root: Path, rest: Sequence[str]) -> Tuple[Optional[str], List[str]]:
@@ -137,11 +178,11 @@ def _schedule(base: Tree, head: Tree, rounds: int) -> List[Tuple[int, Tree]]:
 
 
 def _run_round(
-    tree: Tree, number: int, rounds: int, pytest_args: Sequence[str], scratch: Path, reports: List[RunReport]
+    tree: Tree, number: int, rounds: int, pytest_args: Sequence[str], folder: WorkDir, reports: List[RunReport]
 ) -> int:
     """One pytest process of one tree; its report joins `reports`. Raises when pytest could not run the tests."""
-    report, log = scratch / f"{tree.label}-{number}.json", scratch / f"{tree.label}-{number}.log"
-    command = round_command(pytest_args, report, scratch / "no-baselines")
+    report, log = folder.report(tree.label, number), folder.log(tree.label, number)
+    command = round_command(pytest_args, report, folder.path / "no-baselines")
     started = time.monotonic()
     with log.open("w", encoding="utf-8") as output:
         code = subprocess.call(command, cwd=tree.workdir, env=_environment(tree), stdout=output, stderr=output)
@@ -158,6 +199,12 @@ def _run_round(
     if code == PYTEST_TEST_FAILURES:
         print(f"round {number} of {tree.label}: tests failed; pytest's output ends:\n{tail}")
     return code
+
+
+def _read_round(tree: Tree, number: int, rounds: int, folder: WorkDir, code: int, reports: List[RunReport]) -> None:
+    """A round an earlier run finished in --work-dir: its report joins `reports`."""
+    reports.append(load_report(folder.report(tree.label, number)))
+    print(f"round {number}/{rounds} {tree.label}: kept in {folder.path}, pytest exit code {code}")
 
 
 def round_command(pytest_args: Sequence[str], report: Path, baseline_dir: Path) -> List[str]:

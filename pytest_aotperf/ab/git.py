@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +52,25 @@ def default_branch(root: Path) -> str:
             "e.g. `aotperf ab main`"
         )
     return branch
+
+
+def uncommitted_digest(root: Path, leave_out: Path) -> str:
+    """A digest of what the working tree holds beyond HEAD: tracked changes and untracked files (names and
+    contents), leaving out files under `leave_out` (a work folder inside the tree changes as it runs)."""
+    digest = hashlib.sha256(git(root, "diff", "HEAD", "--binary").encode())
+    outside = leave_out.resolve()
+    for name in sorted(n for n in git(root, "ls-files", "--others", "--exclude-standard", "-z").split("\0") if n):
+        path = (root / name).resolve()
+        if path != outside and outside not in path.parents:
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def remove_stale_worktree(root: Path, path: Path) -> None:
+    """A worktree left at `path` by a run that was stopped before it could remove it: deleted and unregistered."""
+    if path.exists():
+        shutil.rmtree(path)
+    git(root, "worktree", "prune")
 
 
 @contextmanager
