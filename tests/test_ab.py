@@ -249,7 +249,10 @@ def test_a_work_folder_inside_the_tree_is_not_part_of_heads_changes(repo):
     (inside / "base-1.json").write_text("{}")
     assert uncommitted_digest(repo, inside) == before
     (repo / "new_test.py").write_text("def test_new(): pass\n")
-    assert uncommitted_digest(repo, inside) != before
+    with_new_file = uncommitted_digest(repo, inside)
+    assert with_new_file != before
+    (repo / "data").symlink_to(inside)  # a link to a folder is digested as the link, not followed
+    assert uncommitted_digest(repo, inside) not in (before, with_new_file)
 
 
 def test_an_unreadable_manifest_is_named_and_left_as_it_is(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 from contextlib import contextmanager
@@ -60,9 +61,10 @@ def uncommitted_digest(root: Path, leave_out: Path) -> str:
     digest = hashlib.sha256(git(root, "diff", "HEAD", "--binary").encode())
     outside = leave_out.resolve()
     for name in sorted(n for n in git(root, "ls-files", "--others", "--exclude-standard", "-z").split("\0") if n):
-        path = (root / name).resolve()
+        path = (root / name).parent.resolve() / Path(name).name
         if path != outside and outside not in path.parents:
-            digest.update(name.encode() + b"\0" + path.read_bytes())
+            content = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+            digest.update(name.encode() + b"\0" + content)
     return digest.hexdigest()
 
 
