@@ -31,7 +31,7 @@ if [ "$(git -C "$repo" rev-parse "$base" 2>/dev/null)" != "$bundled" ]; then
     fi
 fi
 cd "$repo" || exit 2
-export PYTHONPATH=$repo
+export PYTHONPATH=$repo${PYTHONPATH:+:$PYTHONPATH}
 mkdir -p "$out"
 start=$(date +%s)
 python -m pytest_aotperf ab "$base" --rounds "$rounds" --work-dir "$state/work" --report-md "$out/$tag-ab.md" \

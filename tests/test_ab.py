@@ -99,12 +99,16 @@ def test_every_round_keeps_its_trees_compile_caches_unless_the_arguments_say_oth
 
 
 TEST_FILE = """
+import os
+
 import pytest
 
 SCORE = {score}
 
 
 def test_score(aot_perf):
+    if os.environ.get("AB_TEST_SKIP"):
+        pytest.skip("as a backend that is not installed")
     aot_perf.record("score", SCORE, unit="s")
     aot_perf.record("steady", 7.0, unit="s")
 """
@@ -176,6 +180,16 @@ def test_base_is_a_ref_or_a_pytest_path_and_reserved_options_are_refused(repo, c
     assert "BASE 'mian' names no commit" in capsys.readouterr().err
     assert main(["ab", "main", "--aot-history=h.sqlite"]) == 2
     assert "--aot-history=h.sqlite: not allowed" in capsys.readouterr().err
+
+
+def test_a_comparison_that_measured_no_test_fails(repo, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AB_TEST_SKIP", "1")
+    out_md = tmp_path / "ab.md"
+    assert main(["ab", "main", "--rounds", "1", "--report-md", str(out_md), "-p", "no:cacheprovider"]) == 5
+    captured = capsys.readouterr()
+    assert "round 1/1 head: 0 measured test(s), pytest exit code 0" in captured.out
+    assert "aotperf ab: no round measured a test (every selected test skipped)" in captured.err
+    assert out_md.read_text().startswith("## aotperf A/B: 0 regressed, 0 improved, 0 unchanged")
 
 
 def round_lines(printed):

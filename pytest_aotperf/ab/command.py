@@ -35,6 +35,9 @@ from .work_dir import ComparisonKey, WorkDir, open_work_dir
 
 DEFAULT_ROUNDS = 3
 PYTEST_TEST_FAILURES = 1
+NOTHING_MEASURED = 5
+"""Exit status when no round measured a test, as pytest's when it collects none: a gate that compared
+nothing must not pass (a backend not installed skips every test)."""
 RESERVED_OPTIONS = (
     "--aot-refresh",
     "--aot-force-refresh",
@@ -88,7 +91,8 @@ def add_ab_command(commands: Any) -> None:
 
 
 def run_ab(args: argparse.Namespace, rest: Sequence[str]) -> int:
-    """Run the comparison; 1 when anything regressed or a head round had failing tests, 2 on errors."""
+    """Run the comparison; 1 when anything regressed or a head round had failing tests, 2 on errors,
+    5 when no round measured a test."""
     if args.rounds < 1:
         print("aotperf ab: --rounds must be at least 1", file=sys.stderr)
         return 2
@@ -103,6 +107,13 @@ def run_ab(args: argparse.Namespace, rest: Sequence[str]) -> int:
         print(f"only in base (not judged): {', '.join(comparison['only_in_base'])}")
     print(f"aotperf ab: {ab_headline(report)}. {report.comparison_description}")
     _write_outputs(args, report)
+    if not report.tests:
+        print(
+            "aotperf ab: no round measured a test (every selected test skipped): nothing was compared; "
+            "see a round's log with --work-dir",
+            file=sys.stderr,
+        )
+        return NOTHING_MEASURED
     regressed = any(v.status == REGRESSED for test in report.tests for v in test.verdicts)
     return 1 if regressed or head_failed else 0
 
