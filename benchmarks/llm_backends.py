@@ -15,6 +15,7 @@ GPU: python -m benchmarks.llm_backends
 In parts (a device call's time limit): --backends eager,inductor,cudagraph, then
             --backends vllm --runs-from llm_backends.json (keeps the first part's runs).
 Tables again from a saved run: --backends "" --runs-from FILE, with that run's arguments.
+The claims over several machines' runs, each ratio as a range: python -m benchmarks.llm_claims_across FILE FILE...
 CPU smoke:  python -m benchmarks.llm_backends --model tiny-llama --batch-sizes 1,4 --output-len 16 \\
             --warmup 1 --iterations 3 --backends eager,inductor,vllm
 """
