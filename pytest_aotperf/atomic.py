@@ -8,7 +8,7 @@ import glob
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 TEMPORARY_SUFFIX = ".tmp"
 NEW_FILE_MODE = 0o644
@@ -56,13 +56,25 @@ def _write_atomic(path: Path, text: str) -> bool:
     return True
 
 
+def unwritable_reason(path: Path) -> Optional[str]:
+    """Why `path` can never be a file written by write_atomic, told before any work is done: it is a folder, or
+    a folder above it is a file. None when nothing rules it out yet."""
+    if path.is_dir():
+        return f"{path} is a folder; name a file"
+    return _file_above(path)
+
+
 def _reason(path: Path, error: OSError) -> str:
     """Why `path` cannot be written, without the name of a temporary file: a folder above it that is a file, or
     the system's reason."""
+    return _file_above(path) or error.strerror or str(error)
+
+
+def _file_above(path: Path) -> Optional[str]:
     for parent in path.parents:
         if parent.exists() and not parent.is_dir():
             return f"{parent} is a file, not a folder"
-    return error.strerror or str(error)
+    return None
 
 
 def temporary_prefix(path: Path) -> str:

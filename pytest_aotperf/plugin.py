@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import pytest
 
 from . import gpus, xdist
-from .atomic import WriteError
+from .atomic import WriteError, unwritable_reason
 from .baselines.files import BaselineError, UnsafeNameError, machines_with_baselines
 from .compile_cache import use_fresh_caches
 from .fixtures import aot_backend, aot_compile, aot_device, aot_llm, aot_perf, aot_timer, backend_name  # noqa: F401
@@ -74,8 +74,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def _check_outputs(settings: Settings) -> None:
     """Usage errors, before any test runs, for an output that names a folder and a history that is not one."""
     for option, path in settings.output_options.items():
-        if path is not None and path.is_dir():
-            raise pytest.UsageError(f"{option}: {path} is a folder; name a file")
+        reason = unwritable_reason(path) if path is not None else None
+        if reason:
+            raise pytest.UsageError(f"{option}: {reason}")
     if settings.history is not None:
         try:
             check_history(settings.history)

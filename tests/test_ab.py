@@ -192,6 +192,19 @@ def test_a_comparison_that_measured_no_test_fails(repo, tmp_path, monkeypatch, c
     assert out_md.read_text().startswith("## aotperf A/B: 0 regressed, 0 improved, 0 unchanged")
 
 
+def test_a_report_that_can_never_be_written_is_refused_before_any_round(repo, tmp_path, capsys):
+    (tmp_path / "afile").write_text("kept")
+    for option, target, reason in (
+        ("--report-json", tmp_path, f"{tmp_path} is a folder; name a file"),
+        ("--report-md", tmp_path / "afile" / "ab.md", f"{tmp_path / 'afile'} is a file, not a folder"),
+    ):
+        assert main(["ab", "main", option, str(target), "-p", "no:cacheprovider"]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.strip() == f"aotperf ab: {option}: {reason}"
+        assert "round" not in captured.out
+    assert (tmp_path / "afile").read_text() == "kept"
+
+
 def round_lines(printed):
     return [line for line in printed.splitlines() if line.startswith("round ")]
 

@@ -366,12 +366,15 @@ def test_aotperf_report_to_a_place_it_cannot_write_names_the_target(tmp_path, ca
     assert ".tmp" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_an_aot_report_that_names_a_folder_is_a_usage_error(pytester):
+def test_an_aot_report_that_names_a_folder_or_lies_below_a_file_is_a_usage_error(pytester):
     pytester.makepyfile(test_m1=RECORDING_TEST)
     (pytester.path / "out").mkdir()
     result = run(pytester, "--aot-report=out")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--aot-report: out is a folder; name a file*"])
+    result = run(pytester, "--aot-report-md=test_m1.py/perf.md")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--aot-report-md: test_m1.py is a file, not a folder*"])
 
 
 @pytest.mark.parametrize(

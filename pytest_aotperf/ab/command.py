@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from ..atomic import unwritable_reason
 from ..compile_cache import point_caches_at
 from ..reporting.ab_summary import ab_headline, terminal_lines
 from ..reporting.html import write_html
@@ -96,6 +97,11 @@ def run_ab(args: argparse.Namespace, rest: Sequence[str]) -> int:
     if args.rounds < 1:
         print("aotperf ab: --rounds must be at least 1", file=sys.stderr)
         return 2
+    for option, path in _outputs(args).items():
+        reason = unwritable_reason(path)
+        if reason:  # told now, not after an hour of rounds
+            print(f"aotperf ab: {option}: {reason}", file=sys.stderr)
+            return 2
     try:
         report, head_failed = compare(Path.cwd(), list(rest), args.rounds, args.work_dir)
     except (AbError, GitError, ReportError, ValueError) as error:
@@ -241,6 +247,12 @@ def _environment(tree: Tree) -> Mapping[str, str]:
     paths = [str(p) for p in (tree.root / "src", tree.root) if p.is_dir()]
     environment["PYTHONPATH"] = os.pathsep.join(paths + [p for p in [os.environ.get("PYTHONPATH", "")] if p])
     return environment
+
+
+def _outputs(args: argparse.Namespace) -> Dict[str, Path]:
+    """The report files asked for, by option."""
+    named = {"--report-json": args.report_json, "--report-md": args.report_md, "--report-html": args.report_html}
+    return {option: path for option, path in named.items() if path is not None}
 
 
 def _write_outputs(args: argparse.Namespace, report: RunReport) -> None:
