@@ -15,7 +15,7 @@ from .atomic import WriteError, write_atomic
 from .baselines.files import BaselineError, UnsafeNameError, baseline_files, load_document
 from .baselines.from_reports import NamedReport, refresh_from_reports
 from .history.store import HistoryError, load_series
-from .history.trend import DEFAULT_WINDOW
+from .history.trend import DEFAULT_WINDOW, MIN_RUNS
 from .interop.benchmark_json import write_benchmark_json
 from .reporting.history import change_lines, history_html, history_lines
 from .reporting.html import write_html
@@ -229,6 +229,8 @@ def latency_trends(db: Path, machine: str) -> Dict[Tuple[str, str], List[float]]
 
 
 def history_command(args: argparse.Namespace, _: List[str]) -> int:
+    if args.window < MIN_RUNS:
+        build_parser().error(f"--window must be at least {MIN_RUNS}: fewer runs are never taken for a drift")
     series = load_series(args.db, args.metric, args.test, args.machine)
     if not series:
         matching = f" for tests matching {args.test!r}" if args.test else ""

@@ -85,6 +85,14 @@ def test_aotperf_history_prints_the_runs_and_flags_the_drift(history, tmp_path, 
     assert (tmp_path / "h.html").read_text().count("<svg") == 1
 
 
+@pytest.mark.parametrize("window", ["4", "0", "-3"])
+def test_a_drift_window_too_short_to_show_a_drift_is_refused(history, window, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["history", "--db", str(history), "--window", window])
+    assert stopped.value.code == 2
+    assert "--window must be at least 5: fewer runs are never taken for a drift" in capsys.readouterr().err
+
+
 def test_a_missing_history_is_an_error_naming_the_option(tmp_path, capsys):
     assert main(["history", "--db", str(tmp_path / "none.sqlite")]) == 2
     assert "--aot-history=" in capsys.readouterr().err
