@@ -10,7 +10,12 @@ the same static KV cache on our path (the short one is the shortest whose cache 
 one's). vLLM runs its engine core in this process (VLLM_ENABLE_V1_MULTIPROCESSING=0), so the profiler
 sees its kernels. Without CUDA there are no kernels to read: the host's wall time per step is given alone.
 
+A change to try runs beside the backend it changes, in the same run: --variants names sets of
+--compile-options, and each becomes one more run of every backend that compiles with torch.compile
+(`cudagraph[merged]` beside `cudagraph`).
+
 GPU: python -m benchmarks.decode_step --backends cudagraph,vllm --batch-sizes 1
+     ... --variants '{"merged": {"merge_projections": true}}'
 CPU smoke: python -m benchmarks.decode_step --model tiny-llama --backends inductor --output-len 64 --iterations 2
 """
 
@@ -40,6 +45,9 @@ from pytest_aotperf.llm.hf_model import resolve_dtype
 from pytest_aotperf.llm.specs import resolve_model
 
 TOP_KERNELS = 5
+VARIED = ("inductor", "cudagraph")
+"""The backends --variants apply to: those that take --compile-options."""
+VARIANT_LABEL = re.compile(r"[A-Za-z0-9_-]+")
 IN_PROCESS_ENGINE = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
 """vLLM's engine core in the profiled process: the profiler sees only this process's kernels."""
 NO_KERNELS = "the CUDA profiler saw no more kernels in the long generation (did the engine run in another process?)"
@@ -184,15 +192,49 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.set_defaults(batch_sizes=[1])
     parser.add_argument("--short-output-len", type=int, help="default: the shortest with the long one's cache")
     add_llm_options(parser, "cudagraph,vllm", children=("profile",))
+    parser.add_argument(
+        "--variants",
+        type=json.loads,
+        default={},
+        metavar="JSON",
+        help="named --compile-options, each run as one more backend of inductor and cudagraph: "
+        '\'{"merged": {"merge_projections": true}}\' adds cudagraph[merged] beside cudagraph',
+    )
+    parser.add_argument("--child-variant", help=argparse.SUPPRESS)
     add_out_folder(parser)
     args = parse_llm_args(parser, argv)
     if not args.backends or args.iterations < 1:
         parser.error("give at least one backend (--backends) and one iteration (--iterations)")
+    problem = variants_problem(args.variants, args.backends)
+    if problem:
+        parser.error(f"--variants: {problem}")
     if args.short_output_len is None:
         args.short_output_len = shortest_same_cache(args.prompt_len, args.output_len)
     if not 1 <= args.short_output_len < args.output_len:
         parser.error(f"--short-output-len {args.short_output_len} must be at least 1 and below --output-len")
     return args
+
+
+def variants_problem(variants: Any, backends: Sequence[str]) -> Optional[str]:
+    """Why --variants cannot be run with these backends; None when it can."""
+    if not isinstance(variants, dict) or not all(isinstance(options, dict) for options in variants.values()):
+        return 'give an object of named option objects, as \'{"merged": {"merge_projections": true}}\''
+    bad = [label for label in variants if not VARIANT_LABEL.fullmatch(label)]
+    if bad:
+        return f"name {bad[0]!r} is not letters, digits, '_' and '-'"
+    if variants and not set(backends) & set(VARIED):
+        return f"they change only {' and '.join(VARIED)}; --backends has neither"
+    return None
+
+
+def profiled_runs(backends: Sequence[str], variants: Mapping[str, Any]) -> List[Tuple[str, str, Optional[str]]]:
+    """(run name, backend, variant) for each backend as it is, then each variant of it where it takes them."""
+    runs: List[Tuple[str, str, Optional[str]]] = []
+    for backend in backends:
+        runs.append((backend, backend, None))
+        if backend in VARIED:
+            runs += [(f"{backend}[{label}]", backend, label) for label in variants]
+    return runs
 
 
 def run_child(args: argparse.Namespace) -> None:
@@ -205,12 +247,16 @@ def run_child(args: argparse.Namespace) -> None:
     from pytest_aotperf.recorder import PerfRecorder
 
     backend = create_backend(args.child_backend)
+    options = llm_options(args, backend.name, backend.device)
+    options.update(args.variants.get(args.child_variant, {}))
     cuda = torch.cuda.is_available()
     if cuda:
         with profile(activities=[ProfilerActivity.CUDA]):
             pass  # the profiler started once before any graph is captured, as torch asks of graphs it replays
     result: Dict[str, Any] = {
         "backend": backend.name,
+        "variant": args.child_variant,
+        "options": options,
         "device": backend.device,
         "device_name": gpu_name() or cpu_name(),
         "batches": {},
@@ -219,7 +265,7 @@ def run_child(args: argparse.Namespace) -> None:
     def generate(size: int, output_len: int) -> Tuple[float, Timeline]:
         """One greedy generation of `output_len` tokens: its latency, and its device work where CUDA runs it."""
         recorder = PerfRecorder.standalone(f"{backend.name}-{size}-{output_len}", backend.device)
-        runner = backend.llm(args.model, recorder, **llm_options(args, backend.name, backend.device))
+        runner = backend.llm(args.model, recorder, **options)
 
         def latency() -> float:
             return runner.generate(size, args.prompt_len, output_len, warmup=0, iterations=1, greedy=True).latency_s[0]
@@ -293,11 +339,13 @@ def main() -> None:
     arguments = {k: v for k, v in vars(args).items() if not k.startswith("child")}
     out = Path(args.out) / "decode_step.json"
     with tempfile.TemporaryDirectory(prefix="aotperf-decode-step-") as tmp:
-        for backend in args.backends:
-            caches = Path(tmp) / backend
+        for name, backend, variant in profiled_runs(args.backends, args.variants):
+            caches = Path(tmp) / name
             caches.mkdir()
             child = ["--child", "profile", "--child-backend", backend]
-            runs[backend] = run_in_child(__spec__.name, caches / "profile.json", child, caches, **IN_PROCESS_ENGINE)
+            if variant:
+                child += ["--child-variant", variant]
+            runs[name] = run_in_child(__spec__.name, caches / "profile.json", child, caches, **IN_PROCESS_ENGINE)
             write_json(out, {"args": arguments, "runs": runs}, indent=2)  # a later backend's failure keeps it
     measured = next(iter(runs.values()))
     bandwidth = args.bandwidth_gbs or peak_bandwidth_gbs(measured["device_name"])
