@@ -72,7 +72,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def _check_outputs(settings: Settings) -> None:
-    """Usage errors, before any test runs, for an output that names a folder and a history that is not one."""
+    """Usage errors, before any test runs, for an output that cannot be written as a file (a folder, or below a
+    file) and a history that is not a folder."""
     for option, path in settings.output_options.items():
         reason = unwritable_reason(path) if path is not None else None
         if reason:
