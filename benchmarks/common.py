@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from pytest_aotperf.compile_cache import point_caches_at
 
@@ -51,11 +52,14 @@ def add_generation_options(parser: argparse.ArgumentParser, warmup: int, iterati
 
 
 LLM_BACKENDS = ("eager", "inductor", "cudagraph", "vllm")
+VARIED = ("inductor", "cudagraph")
+"""The backends --variants apply to: those that take --compile-options."""
+VARIANT_LABEL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def add_llm_options(parser: argparse.ArgumentParser, backends: str, children: Sequence[str]) -> None:
-    """The backends compared (default `backends`), the dtype, the floor's bandwidth, and the hidden options
-    of a child process (one of `children`)."""
+    """The backends compared (default `backends`), the dtype, the floor's bandwidth, compile options and their
+    variants, and the hidden options of a child process (one of `children`)."""
     parser.add_argument("--backends", default=backends, help="comma-separated (default %(default)s)")
     parser.add_argument("--dtype", default=None, help="default: the config's on a GPU, float32 on CPU")
     parser.add_argument("--bandwidth-gbs", type=float, help="for the floor (default: the GPU's, H100 SXM or H200)")
@@ -67,19 +71,59 @@ def add_llm_options(parser: argparse.ArgumentParser, backends: str, children: Se
         'takes them: \'{"mode": "max-autotune-no-cudagraphs"}\', \'{"options": {"coordinate_descent_tuning": true}}\', '
         "'{\"merge_projections\": true}'",
     )
+    parser.add_argument(
+        "--variants",
+        type=json.loads,
+        default={},
+        metavar="JSON",
+        help="named --compile-options, each run as one more backend of inductor and cudagraph: "
+        '\'{"merged": {"merge_projections": true}}\' adds cudagraph[merged] beside cudagraph',
+    )
     parser.add_argument("--child", choices=children, help=argparse.SUPPRESS)
     parser.add_argument("--child-backend", help=argparse.SUPPRESS)
+    parser.add_argument("--child-variant", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
 
 
 def parse_llm_args(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> argparse.Namespace:
-    """The arguments, --backends as a list; an unknown backend is a usage error naming it."""
+    """The arguments, --backends as a list; an unknown backend, or variants that cannot run, is a usage error
+    naming it."""
     args = parser.parse_args(argv)
     args.backends = [name for name in args.backends.split(",") if name]
     unknown = sorted(set(args.backends) - set(LLM_BACKENDS))
     if unknown:
         parser.error(f"unknown backend(s) {', '.join(unknown)}; known: {', '.join(LLM_BACKENDS)}")
+    problem = variants_problem(args.variants, args.backends)
+    if problem:
+        parser.error(f"--variants: {problem}")
     return args
+
+
+def variants_problem(variants: Any, backends: Sequence[str]) -> Optional[str]:
+    """Why --variants cannot be run with these backends; None when it can."""
+    if not isinstance(variants, dict) or not all(isinstance(options, dict) for options in variants.values()):
+        return 'give an object of named option objects, as \'{"merged": {"merge_projections": true}}\''
+    bad = [label for label in variants if not VARIANT_LABEL.fullmatch(label)]
+    if bad:
+        return f"name {bad[0]!r} is not letters, digits, '_' and '-'"
+    if variants and not set(backends) & set(VARIED):
+        return f"they change only {' and '.join(VARIED)}; --backends has neither"
+    return None
+
+
+def variant_runs(backends: Sequence[str], variants: Mapping[str, Any]) -> List[Tuple[str, str, Optional[str]]]:
+    """(run name, backend, variant) for each backend as it is, then each variant of it where it takes them."""
+    runs: List[Tuple[str, str, Optional[str]]] = []
+    for backend in backends:
+        runs.append((backend, backend, None))
+        if backend in VARIED:
+            runs += [(f"{backend}[{label}]", backend, label) for label in variants]
+    return runs
+
+
+def backend_of(run_name: str) -> str:
+    """The backend a run of `variant_runs` ran on: `cudagraph` for `cudagraph[merged]`."""
+    return run_name.split("[", 1)[0]
 
 
 def cuda_environment() -> Dict[str, Any]:

@@ -37,6 +37,7 @@ from benchmarks.common import (
     parse_llm_args,
     run_in_child,
     script_parser,
+    variant_runs,
     write_json,
 )
 from benchmarks.llm_backends import bandwidth_floor, llm_options, peak_bandwidth_gbs
@@ -45,9 +46,6 @@ from pytest_aotperf.llm.hf_model import resolve_dtype
 from pytest_aotperf.llm.specs import resolve_model
 
 TOP_KERNELS = 5
-VARIED = ("inductor", "cudagraph")
-"""The backends --variants apply to: those that take --compile-options."""
-VARIANT_LABEL = re.compile(r"[A-Za-z0-9_-]+")
 IN_PROCESS_ENGINE = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
 """vLLM's engine core in the profiled process: the profiler sees only this process's kernels."""
 NO_KERNELS = "the CUDA profiler saw no more kernels in the long generation (did the engine run in another process?)"
@@ -192,49 +190,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.set_defaults(batch_sizes=[1])
     parser.add_argument("--short-output-len", type=int, help="default: the shortest with the long one's cache")
     add_llm_options(parser, "cudagraph,vllm", children=("profile",))
-    parser.add_argument(
-        "--variants",
-        type=json.loads,
-        default={},
-        metavar="JSON",
-        help="named --compile-options, each run as one more backend of inductor and cudagraph: "
-        '\'{"merged": {"merge_projections": true}}\' adds cudagraph[merged] beside cudagraph',
-    )
-    parser.add_argument("--child-variant", help=argparse.SUPPRESS)
     add_out_folder(parser)
     args = parse_llm_args(parser, argv)
     if not args.backends or args.iterations < 1:
         parser.error("give at least one backend (--backends) and one iteration (--iterations)")
-    problem = variants_problem(args.variants, args.backends)
-    if problem:
-        parser.error(f"--variants: {problem}")
     if args.short_output_len is None:
         args.short_output_len = shortest_same_cache(args.prompt_len, args.output_len)
     if not 1 <= args.short_output_len < args.output_len:
         parser.error(f"--short-output-len {args.short_output_len} must be at least 1 and below --output-len")
     return args
-
-
-def variants_problem(variants: Any, backends: Sequence[str]) -> Optional[str]:
-    """Why --variants cannot be run with these backends; None when it can."""
-    if not isinstance(variants, dict) or not all(isinstance(options, dict) for options in variants.values()):
-        return 'give an object of named option objects, as \'{"merged": {"merge_projections": true}}\''
-    bad = [label for label in variants if not VARIANT_LABEL.fullmatch(label)]
-    if bad:
-        return f"name {bad[0]!r} is not letters, digits, '_' and '-'"
-    if variants and not set(backends) & set(VARIED):
-        return f"they change only {' and '.join(VARIED)}; --backends has neither"
-    return None
-
-
-def profiled_runs(backends: Sequence[str], variants: Mapping[str, Any]) -> List[Tuple[str, str, Optional[str]]]:
-    """(run name, backend, variant) for each backend as it is, then each variant of it where it takes them."""
-    runs: List[Tuple[str, str, Optional[str]]] = []
-    for backend in backends:
-        runs.append((backend, backend, None))
-        if backend in VARIED:
-            runs += [(f"{backend}[{label}]", backend, label) for label in variants]
-    return runs
 
 
 def run_child(args: argparse.Namespace) -> None:
@@ -247,8 +211,7 @@ def run_child(args: argparse.Namespace) -> None:
     from pytest_aotperf.recorder import PerfRecorder
 
     backend = create_backend(args.child_backend)
-    options = llm_options(args, backend.name, backend.device)
-    options.update(args.variants.get(args.child_variant, {}))
+    options = llm_options(args, backend.name, backend.device, args.child_variant)
     cuda = torch.cuda.is_available()
     if cuda:
         with profile(activities=[ProfilerActivity.CUDA]):
@@ -339,7 +302,7 @@ def main() -> None:
     arguments = {k: v for k, v in vars(args).items() if not k.startswith("child")}
     out = Path(args.out) / "decode_step.json"
     with tempfile.TemporaryDirectory(prefix="aotperf-decode-step-") as tmp:
-        for name, backend, variant in profiled_runs(args.backends, args.variants):
+        for name, backend, variant in variant_runs(args.backends, args.variants):
             caches = Path(tmp) / name
             caches.mkdir()
             child = ["--child", "profile", "--child-backend", backend]

@@ -15,6 +15,9 @@ GPU: python -m benchmarks.llm_backends
 In parts (a device call's time limit): --backends eager,inductor,cudagraph, then
             --backends vllm --runs-from llm_backends.json (keeps the first part's runs).
 Tables again from a saved run: --backends "" --runs-from FILE, with that run's arguments.
+A change to try, beside the backend it changes and with its tokens tie-checked against every other run:
+     --backends cudagraph,vllm --variants '{"merged": {"merge_projections": true}}' adds cudagraph[merged];
+     the claims stay with the plain backends (the users' compiler). Each run records its options.
 The claims over several machines' runs, each ratio as a range: python -m benchmarks.llm_claims_across FILE FILE...
 CPU smoke:  python -m benchmarks.llm_backends --model tiny-llama --batch-sizes 1,4 --output-len 16 \\
             --warmup 1 --iterations 3 --backends eager,inductor,vllm
@@ -36,9 +39,11 @@ from benchmarks.common import (
     add_generation_options,
     add_llm_options,
     add_out_folder,
+    backend_of,
     parse_llm_args,
     run_in_child,
     script_parser,
+    variant_runs,
     write_json,
 )
 from pytest_aotperf.llm.agreement import first_difference
@@ -67,12 +72,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parse_llm_args(parser, argv)
 
 
-def llm_options(args: argparse.Namespace, backend: str, device: str) -> Dict[str, Any]:
+def llm_options(args: argparse.Namespace, backend: str, device: str, variant: Optional[str] = None) -> Dict[str, Any]:
     """The same model for every backend: dtype, seeded weights; graphs captured at the measured batch sizes;
-    --compile-options on the backends that compile with torch.compile."""
+    --compile-options on the backends that compile with torch.compile, and then the variant's, if any."""
     options: Dict[str, Any] = {"dtype": args.dtype} if args.dtype else {}
     if backend in ("inductor", "cudagraph"):
         options.update(args.compile_options or {})
+        options.update(args.variants.get(variant, {}) if variant else {})
     if backend == "vllm":
         options["weights"] = "seeded"
         if device.startswith("cuda"):
@@ -99,12 +105,14 @@ def run_child(args: argparse.Namespace) -> None:
 
     backend = create_backend(args.child_backend)
     device = backend.device
+    options = llm_options(args, backend.name, device, args.child_variant)
     result: Dict[str, Any] = {"backend": backend.name, "build": args.child, "device": device, "batches": {}}
+    result.update(variant=args.child_variant, options=options)
     result["device_name"] = gpu_name() or cpu_name()
     try:
         for batch_size in args.batch_sizes:
             recorder = PerfRecorder.standalone(f"{backend.name}-{batch_size}", device, memory=True)
-            runner = backend.llm(args.model, recorder, **llm_options(args, backend.name, device))
+            runner = backend.llm(args.model, recorder, **options)
             measuring = args.child == "warm"
             generation = runner.generate(
                 batch_size,
@@ -143,8 +151,9 @@ def pair_name(first: str, second: str) -> str:
 
 
 def backend_pairs(runs: Dict[str, Any]) -> List[Tuple[str, str]]:
-    """Every pair of the backends that ran, in LLM_BACKENDS order."""
-    return list(itertools.combinations([name for name in LLM_BACKENDS if name in runs], 2))
+    """Every pair of the runs (backends and their variants), in LLM_BACKENDS order, a variant after its backend."""
+    names = sorted(runs, key=lambda name: (LLM_BACKENDS.index(backend_of(name)), name != backend_of(name), name))
+    return list(itertools.combinations(names, 2))
 
 
 def run_tie_check(args: argparse.Namespace) -> None:
@@ -183,10 +192,12 @@ def tie_check(runs: Dict[str, Any], folder: Path) -> Dict[str, Dict[str, str]]:
     return result
 
 
-def child(backend: str, build: str, caches: Path) -> Dict[str, Any]:
-    """Run one build of `backend` in a process of its own, with the compile caches under `caches`."""
-    out = caches / f"{backend}-{build}.json"
-    result: Dict[str, Any] = run_in_child(__spec__.name, out, ["--child", build, "--child-backend", backend], caches)
+def child(backend: str, variant: Optional[str], build: str, caches: Path) -> Dict[str, Any]:
+    """Run one build of `backend` (with `variant`'s options) in a process of its own, with the compile caches
+    under `caches`."""
+    out = caches / f"{build}.json"
+    arguments = ["--child", build, "--child-backend", backend] + (["--child-variant", variant] if variant else [])
+    result: Dict[str, Any] = run_in_child(__spec__.name, out, arguments, caches)
     return result
 
 
@@ -332,7 +343,8 @@ def earlier_results(args: argparse.Namespace) -> Dict[str, Any]:
                 f"{args.runs_from}: --{name.replace('_', '-')} was {earlier['args'].get(name)!r}, "
                 f"this run has {getattr(args, name)!r}; runs are compared like for like only"
             )
-    runs = {name: run for name, run in earlier["runs"].items() if name not in args.backends}
+    measured = {name for name, _, _ in variant_runs(args.backends, args.variants)}
+    runs = {name: run for name, run in earlier["runs"].items() if name not in measured}
     return {"runs": runs, "ties": earlier.get("ties", {})} if not args.backends else {"runs": runs}
 
 
@@ -348,11 +360,11 @@ def main() -> None:
     results: Dict[str, Any] = {"args": arguments, **earlier_results(args)}
     out = Path(args.out) / "llm_backends.json"
     with tempfile.TemporaryDirectory(prefix="aotperf-llm-bench-") as tmp:
-        for backend in args.backends:
-            caches = Path(tmp) / backend
+        for name, backend, variant in variant_runs(args.backends, args.variants):
+            caches = Path(tmp) / name
             caches.mkdir()
             builds = ("cold", "warm") if backend in COMPILING else ("warm",)
-            results["runs"][backend] = {build: child(backend, build, caches) for build in builds}
+            results["runs"][name] = {build: child(backend, variant, build, caches) for build in builds}
             write_json(out, results, indent=2)  # a later backend's failure keeps it
         if args.backends and len(results["runs"]) > 1:
             results["ties"] = tie_check(results["runs"], Path(tmp))
@@ -364,8 +376,9 @@ def main() -> None:
     results["bandwidth_gbs"] = bandwidth
     results["floor"] = {size: bandwidth_floor(args, dtype, size, bandwidth) for size in args.batch_sizes if bandwidth}
     eager = results["runs"].get("eager", {}).get("warm")
+    width = max([10, *map(len, results["runs"])])
     header = (
-        "backend    batch  tokens/s  of floor  ttft      tpot      latency   build cold  build warm  "
+        f"{'backend':<{width}} batch  tokens/s  of floor  ttft      tpot      latency   build cold  build warm  "
         "compile cold  compile warm  capture  graph mem  gpu peak  tokens vs eager"
     )
     print(header)
@@ -380,7 +393,7 @@ def main() -> None:
             tie = results.get("ties", {}).get(pair_name("eager", backend), {}).get(key)
             warm["agreement_with_eager"] = tie or agreement_with(eager["batches"][key] if eager else None, warm)
             print(
-                f"{backend:<10} {size:>5}  {fmt(warm['output_tokens_per_s'], digits=4):>8}  "
+                f"{backend:<{width}} {size:>5}  {fmt(warm['output_tokens_per_s'], digits=4):>8}  "
                 f"{fmt(warm['fraction_of_floor'], 100, '%'):>8}  {fmt(warm['ttft_s'], 1e3, ' ms'):>8}  "
                 f"{fmt(warm['tpot_s'], 1e3, ' ms'):>8}  {fmt(warm['latency_s'], 1e3, ' ms'):>8}  "
                 f"{fmt(cold.get('engine_build_s'), unit=' s'):>10}  {fmt(warm['engine_build_s'], unit=' s'):>10}  "

@@ -71,30 +71,6 @@ def test_the_short_output_shares_the_long_ones_static_cache():
             decode_step.parse_args(refused)
 
 
-def test_each_variant_runs_beside_every_backend_that_takes_compile_options():
-    merged = '{"merged": {"merge_projections": true}}'
-    args = decode_step.parse_args(["--backends", "cudagraph,vllm", "--variants", merged])
-    assert decode_step.profiled_runs(args.backends, args.variants) == [
-        ("cudagraph", "cudagraph", None),
-        ("cudagraph[merged]", "cudagraph", "merged"),
-        ("vllm", "vllm", None),
-    ]
-
-
-@pytest.mark.parametrize(
-    "backends, variants, message",
-    [
-        ("vllm", '{"merged": {"merge_projections": true}}', "they change only inductor and cudagraph"),
-        ("cudagraph", '{"merge_projections": true}', "give an object of named option objects"),
-        ("cudagraph", '{"a b": {}}', "name 'a b' is not letters, digits"),
-    ],
-)
-def test_variants_that_cannot_run_are_refused_naming_the_option(backends, variants, message, capsys):
-    with pytest.raises(SystemExit):
-        decode_step.parse_args(["--backends", backends, "--variants", variants])
-    assert f"--variants: {message}" in capsys.readouterr().err
-
-
 def test_the_profilers_kernels_copies_and_fills_are_the_spans():
     from types import SimpleNamespace
 

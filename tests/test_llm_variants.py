@@ -1,0 +1,69 @@
+"""Variants in the LLM benchmark scripts: named compile options, each run beside the backend it changes."""
+
+import json
+
+import pytest
+
+from benchmarks import decode_step, llm_backends
+from benchmarks.common import variant_runs
+
+MERGED = '{"merged": {"merge_projections": true}}'
+
+
+@pytest.mark.parametrize("script", [decode_step, llm_backends])
+def test_each_variant_runs_beside_every_backend_that_takes_compile_options(script):
+    args = script.parse_args(["--backends", "cudagraph,vllm", "--variants", MERGED])
+    assert variant_runs(args.backends, args.variants) == [
+        ("cudagraph", "cudagraph", None),
+        ("cudagraph[merged]", "cudagraph", "merged"),
+        ("vllm", "vllm", None),
+    ]
+    assert llm_backends.llm_options(args, "cudagraph", "cuda", "merged")["merge_projections"] is True
+    assert "merge_projections" not in llm_backends.llm_options(args, "cudagraph", "cuda")
+
+
+@pytest.mark.parametrize("script", [decode_step, llm_backends])
+@pytest.mark.parametrize(
+    "backends, variants, message",
+    [
+        ("vllm", '{"merged": {"merge_projections": true}}', "they change only inductor and cudagraph"),
+        ("cudagraph", '{"merge_projections": true}', "give an object of named option objects"),
+        ("cudagraph", '{"a b": {}}', "name 'a b' is not letters, digits"),
+    ],
+)
+def test_variants_that_cannot_run_are_refused_naming_the_option(script, backends, variants, message, capsys):
+    with pytest.raises(SystemExit):
+        script.parse_args(["--backends", backends, "--variants", variants])
+    assert f"--variants: {message}" in capsys.readouterr().err
+
+
+def test_a_variants_tokens_are_compared_with_every_other_run_after_its_backend():
+    runs = {"vllm": {}, "cudagraph[merged]": {}, "eager": {}, "cudagraph": {}}
+    assert llm_backends.backend_pairs(runs) == [
+        ("eager", "cudagraph"),
+        ("eager", "cudagraph[merged]"),
+        ("eager", "vllm"),
+        ("cudagraph", "cudagraph[merged]"),
+        ("cudagraph", "vllm"),
+        ("cudagraph[merged]", "vllm"),
+    ]
+
+
+def test_runs_kept_from_an_earlier_part_drop_the_variants_this_run_measures_again(tmp_path):
+    earlier = tmp_path / "llm_backends.json"
+    args = llm_backends.parse_args(["--backends", "cudagraph", "--variants", MERGED])
+    arguments = {name: getattr(args, name) for name in llm_backends.COMPARED_ARGS}
+    runs = {name: {"warm": {}} for name in ("eager", "cudagraph", "cudagraph[merged]", "cudagraph[other]")}
+    earlier.write_text(json.dumps({"args": arguments, "runs": runs}))
+    again = ["--backends", "cudagraph", "--variants", MERGED, "--runs-from", str(earlier)]
+    kept = llm_backends.earlier_results(llm_backends.parse_args(again))
+    assert list(kept["runs"]) == ["eager", "cudagraph[other]"]
+
+
+def test_the_claims_stay_with_the_plain_backends():
+    plain = {"batches": {"1": {"output_tokens_per_s": 600.0}}}
+    merged = {"batches": {"1": {"output_tokens_per_s": 700.0}}}
+    vllm = {"batches": {"1": {"output_tokens_per_s": 540.0}}}
+    runs = {"cudagraph": {"warm": plain}, "cudagraph[merged]": {"warm": merged}, "vllm": {"warm": vllm}}
+    rows = {row["claim"]: row for row in llm_backends.claims(runs, [1])}
+    assert rows["21-28% more tokens/s (batch 1)"]["ratio"] == pytest.approx(540.0 / 600.0)
