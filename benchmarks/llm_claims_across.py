@@ -22,10 +22,18 @@ from benchmarks.llm_backends import COMPARED_ARGS, claims, fmt
 DECIDED = ("confirmed", "refuted")
 
 
+def machine_names(paths: Sequence[Path]) -> List[str]:
+    """Each file's name without its suffix, or its whole path where two files share that name (as
+    A/llm_backends.json and B/llm_backends.json do)."""
+    stems = [path.stem for path in paths]
+    return stems if len(set(stems)) == len(stems) else [str(path) for path in paths]
+
+
 def load_runs(paths: Sequence[Path]) -> List[Tuple[str, Dict[str, Any]]]:
-    """Each file's results by its name; an error names the file that is unreadable or not like the first."""
+    """Each file's results by its machine name; an error names the file that is unreadable or not like the
+    first."""
     loaded: List[Tuple[str, Dict[str, Any]]] = []
-    for path in paths:
+    for path, machine in zip(paths, machine_names(paths)):
         try:
             results = json.loads(path.read_text())
             arguments, runs = results["args"], results["runs"]
@@ -41,7 +49,7 @@ def load_runs(paths: Sequence[Path]) -> List[Tuple[str, Dict[str, Any]]]:
                     )
         if not runs:
             raise SystemExit(f"{path}: no backend ran")
-        loaded.append((path.stem, results))
+        loaded.append((machine, results))
     return loaded
 
 

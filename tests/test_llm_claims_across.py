@@ -71,3 +71,16 @@ def test_the_table_prints_each_machines_ratio_and_the_range(tmp_path, capsys):
     llm_claims_across.main([str(tmp_path / "A.json"), str(tmp_path / "B.json")])
     line = next(line for line in capsys.readouterr().out.splitlines() if "tokens/s (batch 1)" in line)
     assert "| 0.785 / 0.92 | 0.785-0.92 | refuted on 2 of 2 machines |" in line
+
+
+def test_files_of_the_same_name_in_other_folders_are_named_by_their_paths(tmp_path):
+    paths = []
+    for folder, tokens_per_s in (("A", 520.0), ("B", 620.0)):
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / "llm_backends.json")
+        paths[-1].write_text(json.dumps(machine(tokens_per_s)))
+    loaded = llm_claims_across.load_runs(paths)
+    assert [name for name, _ in loaded] == [str(path) for path in paths]
+    per_machine = [(name, llm_backends.claims(results["runs"], [1])) for name, results in loaded]
+    row = next(row for row in llm_claims_across.across_machines(per_machine) if "tokens/s" in row["claim"])
+    assert len(row["ratios"]) == 2, "each machine keeps its own ratio"
