@@ -4,8 +4,9 @@ Per backend, in a process of its own: the same batch is generated (greedy, seede
 llm_backends) with a long and a short output, each under the CUDA profiler, --iterations times. What the
 long generation adds over the short one, over the steps it adds, is one decode step: prefill and start-up
 cancel. Per step: device time (first kernel's start to last kernel's end), the kernels' summed time, the
-gaps between them, kernels per step, the top kernels and their kinds with their share, against the
-bandwidth floor (weights and KV cache read once per step, as llm_backends computes it). Both outputs use
+gaps between them, kernels per step, every kernel (the top five printed, all in the JSON) and their kinds
+with their share, against the bandwidth floor (weights and KV cache read once per step, as llm_backends
+computes it). Both outputs use
 the same static KV cache on our path (the short one is the shortest whose cache length is the long
 one's). vLLM runs its engine core in this process (VLLM_ENABLE_V1_MULTIPROCESSING=0), so the profiler
 sees its kernels. Without CUDA there are no kernels to read: the host's wall time per step is given alone.
@@ -105,7 +106,8 @@ class StepBreakdown:
     gaps_s: float
     """Device time in which no kernel ran: the host's launches and scheduling between them."""
     kernels: float
-    top: Ranked
+    by_kernel: Ranked
+    """Every kernel the step adds, the largest first (the report prints the top TOP_KERNELS; the JSON has all)."""
     kinds: Ranked
 
 
@@ -157,7 +159,7 @@ def step_breakdown(short: Timeline, long: Timeline, steps: int) -> StepBreakdown
         kernel_s=kernel_us * 1e-6,
         gaps_s=(device_us - busy_us) * 1e-6,
         kernels=(long.kernels - short.kernels) / steps,
-        top=ranked(per_step, kernel_us, TOP_KERNELS),
+        by_kernel=ranked(per_step, kernel_us),
         kinds=ranked(kinds, kernel_us),
     )
 
@@ -286,7 +288,7 @@ def report(runs: Mapping[str, Any], floors: Mapping[int, Any]) -> None:
                 f"({entry['kernels']:.0f}), gaps {ms(entry['gaps_s'])}{of_floor}"
             )
             print("  | kernel | µs per step | share |\n  |---|---|---|")
-            for name, seconds, share in entry["top"]:
+            for name, seconds, share in entry["by_kernel"][:TOP_KERNELS]:
                 print(f"  | {name[:90]} | {seconds * 1e6:.1f} | {share:.1%} |")
             print("  | kind | µs per step | share |\n  |---|---|---|")
             for name, seconds, share in entry["kinds"]:

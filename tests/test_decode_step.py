@@ -31,8 +31,12 @@ def test_what_the_long_generation_adds_per_step_is_one_decode_step():
     assert step.kernel_s == pytest.approx(15e-6)
     assert step.gaps_s == pytest.approx(6e-6)
     assert step.kernels == 3
-    assert [name for name, _, _ in step.top] == ["sm90_xmma_gemv_bf16", "flash_fwd_splitkv_kernel", "triton_per_rsqrt"]
-    assert step.top[0][1:] == pytest.approx((10e-6, 10 / 15))
+    assert [name for name, _, _ in step.by_kernel] == [
+        "sm90_xmma_gemv_bf16",
+        "flash_fwd_splitkv_kernel",
+        "triton_per_rsqrt",
+    ]
+    assert step.by_kernel[0][1:] == pytest.approx((10e-6, 10 / 15))
     assert [kind for kind, _, _ in step.kinds] == ["matmul", "attention", "norm"], "the prefill cancels"
     with pytest.raises(ValueError, match="must add steps"):
         step_breakdown(timeline(steps(1)), timeline(steps(1)), 0)
