@@ -6,10 +6,10 @@ long generation adds over the short one, over the steps it adds, is one decode s
 cancel. Per step: device time (first kernel's start to last kernel's end), the kernels' summed time, the
 gaps between them, kernels per step, every kernel (the top five printed, all in the JSON) and their kinds
 with their share, against the bandwidth floor (weights and KV cache read once per step, as llm_backends
-computes it). Both outputs use
-the same static KV cache on our path (the short one is the shortest whose cache length is the long
-one's). vLLM runs its engine core in this process (VLLM_ENABLE_V1_MULTIPROCESSING=0), so the profiler
-sees its kernels. Without CUDA there are no kernels to read: the host's wall time per step is given alone.
+computes it). Both outputs use the same static KV cache on our path (the short one is the shortest whose
+cache length is the long one's). vLLM runs its engine core in this process (VLLM_ENABLE_V1_MULTIPROCESSING=0),
+so the profiler sees its kernels. Without CUDA there are no kernels to read: the host's wall time per step is
+given alone.
 
 A change to try runs beside the backend it changes, in the same run: --variants names sets of
 --compile-options, and each becomes one more run of every backend that compiles with torch.compile
