@@ -126,6 +126,14 @@ def backend_of(run_name: str) -> str:
     return run_name.split("[", 1)[0]
 
 
+def is_run_name(name: str) -> bool:
+    """Whether `name` is one `variant_runs` gives: a backend, or a varied backend with a variant's label."""
+    if name in LLM_BACKENDS:
+        return True
+    backend, _, rest = name.partition("[")
+    return backend in VARIED and rest.endswith("]") and VARIANT_LABEL.fullmatch(rest[:-1]) is not None
+
+
 def cuda_environment() -> Dict[str, Any]:
     """The GPU, and the torch and CUDA builds, a result was measured with."""
     import torch

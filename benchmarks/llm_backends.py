@@ -40,6 +40,7 @@ from benchmarks.common import (
     add_llm_options,
     add_out_folder,
     backend_of,
+    is_run_name,
     parse_llm_args,
     run_in_child,
     script_parser,
@@ -333,19 +334,30 @@ COMPARED_ARGS = ("model", "batch_sizes", "prompt_len", "output_len", "dtype", "w
 
 def earlier_results(args: argparse.Namespace) -> Dict[str, Any]:
     """The results kept from --runs-from, less the backends this run measures again; an error names the
-    file and the argument that differs."""
+    file and what is wrong with it: unreadable, not a result, a run of no backend, an argument that differs."""
     if args.runs_from is None:
         return {"runs": {}}
-    earlier = json.loads(args.runs_from.read_text())
+    try:
+        earlier = json.loads(args.runs_from.read_text())
+        arguments, runs = earlier["args"], earlier["runs"]
+        if not isinstance(arguments, dict) or not isinstance(runs, dict):
+            raise TypeError("its args and runs must be objects")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        sys.exit(f"{args.runs_from}: not a result of benchmarks.llm_backends ({error!r})")
+    unknown = [name for name in runs if not is_run_name(name)]
+    if unknown:
+        sys.exit(
+            f"{args.runs_from}: run {unknown[0]!r} is no backend of {', '.join(LLM_BACKENDS)} nor a variant of one"
+        )
     for name in COMPARED_ARGS:
-        if earlier["args"].get(name) != getattr(args, name):
+        if arguments.get(name) != getattr(args, name):
             sys.exit(
-                f"{args.runs_from}: --{name.replace('_', '-')} was {earlier['args'].get(name)!r}, "
+                f"{args.runs_from}: --{name.replace('_', '-')} was {arguments.get(name)!r}, "
                 f"this run has {getattr(args, name)!r}; runs are compared like for like only"
             )
     measured = {name for name, _, _ in variant_runs(args.backends, args.variants)}
-    runs = {name: run for name, run in earlier["runs"].items() if name not in measured}
-    return {"runs": runs, "ties": earlier.get("ties", {})} if not args.backends else {"runs": runs}
+    kept = {name: run for name, run in runs.items() if name not in measured}
+    return {"runs": kept, "ties": earlier.get("ties", {})} if not args.backends else {"runs": kept}
 
 
 def main() -> None:

@@ -67,3 +67,23 @@ def test_the_claims_stay_with_the_plain_backends():
     runs = {"cudagraph": {"warm": plain}, "cudagraph[merged]": {"warm": merged}, "vllm": {"warm": vllm}}
     rows = {row["claim"]: row for row in llm_backends.claims(runs, [1])}
     assert rows["21-28% more tokens/s (batch 1)"]["ratio"] == pytest.approx(540.0 / 600.0)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "not a result of benchmarks.llm_backends"),
+        ('{"runs": {}}', "not a result of benchmarks.llm_backends .*KeyError"),
+        ('{"args": [], "runs": {}}', "not a result of benchmarks.llm_backends .*its args and runs must be objects"),
+        ('{"args": {}, "runs": {"tensorrt": {}}}', "run 'tensorrt' is no backend of eager, inductor"),
+        ('{"args": {}, "runs": {"vllm[merged]": {}}}', "run 'vllm\\[merged\\]' is no backend"),
+    ],
+)
+def test_an_earlier_part_that_is_not_a_result_is_refused_naming_the_file(tmp_path, content, message):
+    earlier = tmp_path / "part1.json"
+    earlier.write_text(content)
+    with pytest.raises(SystemExit, match=f"part1.json: {message}"):
+        llm_backends.earlier_results(llm_backends.parse_args(["--runs-from", str(earlier)]))
+    missing = tmp_path / "missing.json"
+    with pytest.raises(SystemExit, match="missing.json: not a result of benchmarks.llm_backends .*FileNotFound"):
+        llm_backends.earlier_results(llm_backends.parse_args(["--runs-from", str(missing)]))
