@@ -119,13 +119,15 @@ def test_cudagraph_without_cuda_is_unsupported():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_cudagraph_pads_the_batch_replays_the_decode_graph_and_agrees_with_eager(dtype):
+@pytest.mark.parametrize("merge_projections", [False, True], ids=["separate", "merged"])
+def test_cudagraph_pads_the_batch_replays_the_decode_graph_and_agrees_with_eager(dtype, merge_projections):
     batch = 3  # padded up to the captured 4
     tokens = {}
     for name in ("eager", "cudagraph"):
         backend = create_backend(name)
         recorder = new_recorder(name, "cuda")
-        runner = backend.llm("tiny-llama", recorder, dtype=dtype)
+        merged = {"merge_projections": True} if merge_projections and name == "cudagraph" else {}
+        runner = backend.llm("tiny-llama", recorder, dtype=dtype, **merged)
         tokens[name] = runner.generate(batch, PROMPT_LEN, OUTPUT_LEN, warmup=1, iterations=2).token_ids
         if name == "cudagraph":
             graphs = recorder.config["llm"]["decode_graphs"]
