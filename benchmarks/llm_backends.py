@@ -79,7 +79,7 @@ def llm_options(args: argparse.Namespace, backend: str, device: str, variant: Op
     options: Dict[str, Any] = {"dtype": args.dtype} if args.dtype else {}
     if backend in ("inductor", "cudagraph"):
         options.update(args.compile_options or {})
-        options.update(args.variants.get(variant, {}) if variant else {})
+        options.update(args.variants.get(variant, {}))
     if backend == "vllm":
         options["weights"] = "seeded"
         if device.startswith("cuda"):
@@ -332,23 +332,28 @@ COMPARED_ARGS = ("model", "batch_sizes", "prompt_len", "output_len", "dtype", "w
 """Arguments that earlier runs (--runs-from) must share with this one to be compared with it."""
 
 
-def earlier_results(args: argparse.Namespace) -> Dict[str, Any]:
-    """The results kept from --runs-from, less the backends this run measures again; an error names the
-    file and what is wrong with it: unreadable, not a result, a run of no backend, an argument that differs."""
-    if args.runs_from is None:
-        return {"runs": {}}
+def read_results(path: Path) -> Dict[str, Any]:
+    """A saved llm_backends.json; an error names the file and what is wrong with it: unreadable, not a result,
+    a run of no backend."""
     try:
-        earlier = json.loads(args.runs_from.read_text())
-        arguments, runs = earlier["args"], earlier["runs"]
-        if not isinstance(arguments, dict) or not isinstance(runs, dict):
+        results = json.loads(path.read_text())
+        if not isinstance(results["args"], dict) or not isinstance(results["runs"], dict):
             raise TypeError("its args and runs must be objects")
     except (OSError, ValueError, KeyError, TypeError) as error:
-        sys.exit(f"{args.runs_from}: not a result of benchmarks.llm_backends ({error!r})")
-    unknown = [name for name in runs if not is_run_name(name)]
+        raise SystemExit(f"{path}: not a result of benchmarks.llm_backends ({error!r})") from error
+    unknown = [name for name in results["runs"] if not is_run_name(name)]
     if unknown:
-        sys.exit(
-            f"{args.runs_from}: run {unknown[0]!r} is no backend of {', '.join(LLM_BACKENDS)} nor a variant of one"
-        )
+        raise SystemExit(f"{path}: run {unknown[0]!r} is no backend of {', '.join(LLM_BACKENDS)} nor a variant of one")
+    return results
+
+
+def earlier_results(args: argparse.Namespace) -> Dict[str, Any]:
+    """The results kept from --runs-from, less the backends this run measures again; an error names the
+    file and what is wrong with it (read_results), or the argument that differs."""
+    if args.runs_from is None:
+        return {"runs": {}}
+    earlier = read_results(args.runs_from)
+    arguments, runs = earlier["args"], earlier["runs"]
     for name in COMPARED_ARGS:
         if arguments.get(name) != getattr(args, name):
             sys.exit(

@@ -12,12 +12,11 @@ python -m benchmarks.llm_claims_across docs/results/llm_backends-h100-A.json doc
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from benchmarks.common import script_parser
-from benchmarks.llm_backends import COMPARED_ARGS, claims, fmt
+from benchmarks.llm_backends import COMPARED_ARGS, claims, fmt, read_results
 
 DECIDED = ("confirmed", "refuted")
 
@@ -34,11 +33,8 @@ def load_runs(paths: Sequence[Path]) -> List[Tuple[str, Dict[str, Any]]]:
     first."""
     loaded: List[Tuple[str, Dict[str, Any]]] = []
     for path, machine in zip(paths, machine_names(paths)):
-        try:
-            results = json.loads(path.read_text())
-            arguments, runs = results["args"], results["runs"]
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise SystemExit(f"{path}: not a result of benchmarks.llm_backends ({error!r})") from error
+        results = read_results(path)
+        arguments, runs = results["args"], results["runs"]
         if loaded:
             first_name, first = loaded[0]
             for name in COMPARED_ARGS:
