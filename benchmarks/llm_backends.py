@@ -14,7 +14,8 @@ GPU: python -m benchmarks.llm_backends
 8B:  python -m benchmarks.llm_backends --model llama-3-8b --backends cudagraph,vllm --batch-sizes 1,16
 In parts (a device call's time limit): --backends eager,inductor,cudagraph, then
             --backends vllm --runs-from llm_backends.json (keeps the first part's runs).
-Tables again from a saved run: --backends "" --runs-from FILE, with that run's arguments.
+Tables again from a saved run: --backends "" --runs-from FILE, with that run's arguments (--tie-check: its
+            token check again, on the kind of device that recorded it).
 A change to try, beside the backend it changes and with its tokens tie-checked against every other run:
      --backends cudagraph,vllm --variants '{"merged": {"merge_projections": true}}' adds cudagraph[merged];
      the claims stay with the plain backends (the users' compiler). Each run records its options.
@@ -70,6 +71,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--runs-from", type=Path, help="an earlier llm_backends.json whose runs of other backends are kept"
     )
+    parser.add_argument(
+        "--tie-check",
+        action="store_true",
+        help="check the kept runs' tokens again (where they were recorded: the weights are seeded on the device)",
+    )
     return parse_llm_args(parser, argv)
 
 
@@ -101,7 +107,6 @@ def run_child(args: argparse.Namespace) -> None:
     import torch
 
     from pytest_aotperf.backends import create_backend
-    from pytest_aotperf.environment import cpu_name, gpu_name
     from pytest_aotperf.recorder import PerfRecorder
 
     backend = create_backend(args.child_backend)
@@ -109,7 +114,7 @@ def run_child(args: argparse.Namespace) -> None:
     options = llm_options(args, backend.name, device, args.child_variant)
     result: Dict[str, Any] = {"backend": backend.name, "build": args.child, "device": device, "batches": {}}
     result.update(variant=args.child_variant, options=options)
-    result["device_name"] = gpu_name() or cpu_name()
+    result["device_name"] = device_here()
     try:
         for batch_size in args.batch_sizes:
             recorder = PerfRecorder.standalone(f"{backend.name}-{batch_size}", device, memory=True)
@@ -147,6 +152,31 @@ def run_child(args: argparse.Namespace) -> None:
     Path(args.child_out).write_text(json.dumps(result, allow_nan=False))
 
 
+def device_here() -> str:
+    """This machine's GPU, else its CPU, by name: where the seeded weights are made."""
+    from pytest_aotperf.environment import cpu_name, gpu_name
+
+    return gpu_name() or cpu_name()
+
+
+def checks_ties(args: argparse.Namespace, runs: Dict[str, Any]) -> bool:
+    """Whether this invocation runs the tie check: after measuring, or asked to (--tie-check), with two runs or
+    more, all from this kind of device (elsewhere the eager model's seeded weights differ). Asked to, runs
+    from elsewhere are an error naming the file; after measuring, the check is left out, saying why."""
+    if len(runs) < 2 or not (args.backends or args.tie_check):
+        return False
+    here = device_here()
+    elsewhere = [f"{name} on {run['warm'].get('device_name')!r}" for name, run in runs.items()
+                 if run["warm"].get("device_name") != here]  # fmt: skip
+    if not elsewhere:
+        return True
+    why = f"it rebuilds the seeded weights on this device ({here!r}), but the runs include {', '.join(elsewhere)}"
+    if args.tie_check:
+        sys.exit(f"{args.runs_from}: --tie-check: {why}; check them where they were recorded")
+    print(f"no tie check: {why}")
+    return False
+
+
 def pair_name(first: str, second: str) -> str:
     return f"{first} vs {second}"
 
@@ -159,11 +189,11 @@ def backend_pairs(runs: Dict[str, Any]) -> List[Tuple[str, str]]:
 
 def run_tie_check(args: argparse.Namespace) -> None:
     """For every pair of backends, where their greedy tokens first differ: the gap between the two tokens'
-    logits on the eager model (the same seeded weights, rebuilt on this device), a tie within
-    TIE_TOLERANCE or not."""
+    logits on the eager model (the same seeded weights, rebuilt on this device), a tie within the rounding
+    measured there or not (`agreement`)."""
     import torch
 
-    from pytest_aotperf.llm.agreement import TIE_TOLERANCE, agreement
+    from pytest_aotperf.llm.agreement import agreement, widened
     from pytest_aotperf.llm.hf_model import build_model
     from pytest_aotperf.llm.metrics import prompt_token_ids
 
@@ -172,6 +202,7 @@ def run_tie_check(args: argparse.Namespace) -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = resolve_dtype(spec, device, args.dtype)
     model = build_model(spec, dtype, device)
+    wide_model = widened(model)
     ties: Dict[str, Dict[str, str]] = {}
     for first, second in backend_pairs(runs):
         for size in map(str, args.batch_sizes):
@@ -179,9 +210,8 @@ def run_tie_check(args: argparse.Namespace) -> None:
             if None in tokens:
                 continue
             prompt = prompt_token_ids(spec.vocab_size, int(size), args.prompt_len, seed=0)
-            found = agreement(model, prompt, *tokens)
-            tie = "" if found.identical else " (a tie)" if found.within(TIE_TOLERANCE[dtype]) else " (NOT a tie)"
-            ties.setdefault(pair_name(first, second), {})[size] = found.describe() + tie
+            found = agreement(model, prompt, *tokens, wide_model=wide_model)
+            ties.setdefault(pair_name(first, second), {})[size] = found.describe()
     Path(args.child_out).write_text(json.dumps(ties, allow_nan=False))
 
 
@@ -383,7 +413,7 @@ def main() -> None:
             builds = ("cold", "warm") if backend in COMPILING else ("warm",)
             results["runs"][name] = {build: child(backend, variant, build, caches) for build in builds}
             write_json(out, results, indent=2)  # a later backend's failure keeps it
-        if args.backends and len(results["runs"]) > 1:
+        if checks_ties(args, results["runs"]):
             results["ties"] = tie_check(results["runs"], Path(tmp))
     warm_runs = [builds["warm"] for builds in results["runs"].values()]
     measured = next((run for run in warm_runs if "device_name" in run), warm_runs[0])

@@ -87,3 +87,33 @@ def test_an_earlier_part_that_is_not_a_result_is_refused_naming_the_file(tmp_pat
     missing = tmp_path / "missing.json"
     with pytest.raises(SystemExit, match="missing.json: not a result of benchmarks.llm_backends .*FileNotFound"):
         llm_backends.earlier_results(llm_backends.parse_args(["--runs-from", str(missing)]))
+
+
+def saved_runs(tmp_path, devices):
+    """A saved result whose runs were recorded on `devices` (run name: device name)."""
+    path = tmp_path / "llm_backends.json"
+    args = llm_backends.parse_args(["--backends", ""])
+    arguments = {name: getattr(args, name) for name in llm_backends.COMPARED_ARGS}
+    runs = {name: {"warm": {"device_name": device}} for name, device in devices.items()}
+    path.write_text(json.dumps({"args": arguments, "runs": runs}))
+    return path, runs
+
+
+def test_the_tie_check_runs_again_when_asked_on_the_device_that_recorded_the_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(llm_backends, "device_here", lambda: "NVIDIA H100 80GB HBM3")
+    path, runs = saved_runs(tmp_path, {"eager": "NVIDIA H100 80GB HBM3", "vllm": "NVIDIA H100 80GB HBM3"})
+    assert not llm_backends.checks_ties(llm_backends.parse_args(["--backends", "", "--runs-from", str(path)]), runs)
+    asked = llm_backends.parse_args(["--backends", "", "--runs-from", str(path), "--tie-check"])
+    assert llm_backends.checks_ties(asked, runs)
+    assert not llm_backends.checks_ties(asked, {"eager": runs["eager"]})  # no pair
+
+
+def test_runs_from_another_device_are_not_tie_checked(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(llm_backends, "device_here", lambda: "NVIDIA H200")
+    path, runs = saved_runs(tmp_path, {"eager": "NVIDIA H100 80GB HBM3", "vllm": "NVIDIA H200"})
+    asked = llm_backends.parse_args(["--backends", "", "--runs-from", str(path), "--tie-check"])
+    with pytest.raises(SystemExit, match=f"{path}: --tie-check: .*eager on 'NVIDIA H100 80GB HBM3'; check them where"):
+        llm_backends.checks_ties(asked, runs)
+    measuring = llm_backends.parse_args(["--backends", "vllm", "--runs-from", str(path)])
+    assert not llm_backends.checks_ties(measuring, runs)
+    assert "no tie check: it rebuilds the seeded weights on this device ('NVIDIA H200')" in capsys.readouterr().out
