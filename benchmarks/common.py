@@ -79,6 +79,13 @@ def add_llm_options(parser: argparse.ArgumentParser, backends: str, children: Se
         help="named --compile-options, each run as one more backend of inductor and cudagraph: "
         '\'{"merged": {"merge_projections": true}}\' adds cudagraph[merged] beside cudagraph',
     )
+    parser.add_argument(
+        "--vllm-kv-cache",
+        choices=("utilization", "matched"),
+        default="utilization",
+        help="vLLM's KV cache on a GPU: its --gpu-memory-utilization share of the card (default), or matched: "
+        "the tokens our static cache holds at the largest batch, and max_model_len the generation's length",
+    )
     parser.add_argument("--child", choices=children, help=argparse.SUPPRESS)
     parser.add_argument("--child-backend", help=argparse.SUPPRESS)
     parser.add_argument("--child-variant", help=argparse.SUPPRESS)

@@ -44,8 +44,32 @@ def test_a_claim_without_both_numbers_is_not_comparable():
     rows = {row["claim"]: row for row in llm_backends.claims(RUNS, [1, 16])}
     graphs = rows["17% less memory (CUDA graphs)"]  # vLLM logged no capture here
     assert graphs["ratio"] is None and graphs["verdict"] == "not comparable"
-    assert rows["17% less memory"]["verdict"] == "not comparable"
+    assert rows["17% less memory"]["verdict"].startswith("not comparable")
     assert rows["21-28% more tokens/s (batch 16)"]["verdict"] == "not comparable"
+
+
+def test_total_memory_is_compared_only_with_vllms_kv_cache_matched_to_ours():
+    ours = dict(RUNS["cudagraph"]["warm"], serving_gpu_memory=3.0e9)
+    by_share = dict(RUNS["vllm"]["warm"], options={"gpu_memory_utilization": 0.5}, serving_gpu_memory=40.9e9)
+    row = llm_backends.total_memory_row({"cudagraph": {"warm": ours}, "vllm": {"warm": by_share}})
+    assert row["verdict"] == "not comparable: vLLM's KV cache took its gpu_memory_utilization share of the card"
+    matched = dict(by_share, options={"kv_cache_memory_bytes": 101187584}, serving_gpu_memory=3.9e9)
+    row = llm_backends.total_memory_row({"cudagraph": {"warm": ours}, "vllm": {"warm": matched}})
+    assert row["ratio"] == pytest.approx(1.3) and row["verdict"] == "refuted"
+    unread = dict(matched, serving_gpu_memory="unavailable: no NVML")
+    row = llm_backends.total_memory_row({"cudagraph": {"warm": ours}, "vllm": {"warm": unread}})
+    assert row["ratio"] is None and row["verdict"] == "not comparable"
+
+
+def test_a_matched_kv_cache_holds_our_static_cache_at_the_largest_batch_in_whole_blocks():
+    args = llm_backends.parse_args(["--batch-sizes", "1,4,16", "--vllm-kv-cache", "matched"])
+    options = llm_backends.llm_options(args, "vllm", "cuda")
+    per_token = 2 * 16 * 8 * 64 * 2  # llama-3.2-1b: 16 layers, 8 KV heads of 64, keys and values, bf16
+    assert options["kv_cache_memory_bytes"] == (16 * 192 + 16) * per_token  # 32 + 128 tokens: a cache of 192
+    assert options["max_model_len"] == 160 and "gpu_memory_utilization" not in options
+    default = llm_backends.llm_options(llm_backends.parse_args([]), "vllm", "cuda")
+    assert default["gpu_memory_utilization"] == 0.5 and "kv_cache_memory_bytes" not in default
+    assert "kv_cache_memory_bytes" not in llm_backends.llm_options(args, "vllm", "cpu")
 
 
 def test_a_warm_start_claim_is_not_judged_when_a_warm_build_missed_its_cache():
