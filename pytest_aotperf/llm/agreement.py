@@ -66,12 +66,16 @@ def first_difference(a: Tokens, b: Tokens) -> Optional[tuple[int, int]]:
     return (min(found)[1], min(found)[0]) if found else None
 
 
+def dtype_name(model: Any) -> str:
+    """The dtype of `model`'s weights by name: "bfloat16", "float32", ..."""
+    return str(next(model.parameters()).dtype).removeprefix("torch.")
+
+
 def widened(model: Any) -> Any:
     """A copy of `model` in its dtype's WIDER dtype (a cast: the same weights, exactly)."""
     import torch
 
-    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-    return copy.deepcopy(model).to(getattr(torch, WIDER[dtype]))
+    return copy.deepcopy(model).to(getattr(torch, WIDER[dtype_name(model)]))
 
 
 def agreement(model: Any, prompt: Tokens, reference: Tokens, other: Tokens, wide_model: Any = None) -> Agreement:
@@ -86,7 +90,6 @@ def agreement(model: Any, prompt: Tokens, reference: Tokens, other: Tokens, wide
     row, step = where
     ids = list(prompt[row]) + list(reference[row][:step])
     device = next(model.parameters()).device
-    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     wide_model = widened(model) if wide_model is None else wide_model
     with torch.no_grad():
         narrow = model(torch.tensor([ids], device=device)).logits[0, -1].double()
@@ -98,5 +101,5 @@ def agreement(model: Any, prompt: Tokens, reference: Tokens, other: Tokens, wide
         logit_gap=abs(float(narrow[chosen] - narrow[alternative])),
         exact_gap=abs(float(exact[chosen] - exact[alternative])),
         rounding=float((narrow[best] - exact[best]).abs().max()),
-        dtype=dtype,
+        dtype=dtype_name(model),
     )
