@@ -55,3 +55,13 @@ def test_float32_is_checked_against_float64_and_identical_tokens_need_no_pass():
     assert found.dtype == "float32" and found.exact_gap == pytest.approx(1e-8) and found.tie
     assert agreement(None, [[5]], [[0]], [[0]]) == Agreement(None)
     assert Agreement(None).tie and Agreement(None).describe() == "identical"
+
+
+def test_the_rounding_benchmark_reports_each_prompts_gap_rounding_and_tie(capsys):
+    from benchmarks import logit_rounding
+
+    logit_rounding.main(["--model", "tiny-llama", "--dtype", "bfloat16", "--device", "cpu", "--prompts", "3"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "tiny-llama, bfloat16 on cpu: the first token of 3 prompts"
+    assert [line.split(" | ")[0] for line in lines[3:6]] == ["| 0", "| 1", "| 2"]
+    assert lines[-1].endswith("of 3 prompts' best two are a tie")
