@@ -136,6 +136,24 @@ def serving_gpu_memory() -> Any:
     return used if used is not None else f"unavailable: {reason}"
 
 
+def serving_gpu_memory_by_process() -> Dict[str, int]:
+    """That memory by process, named "this" (the measuring process) or by its command name and pid: whether
+    the process that drives an engine holds a CUDA context of its own. Empty where NVML lists none of them."""
+    import os
+
+    from pytest_aotperf.measure.memory import nvml_tree_processes
+
+    by_process, _ = nvml_tree_processes()
+
+    def name(pid: int) -> str:
+        if pid == os.getpid():
+            return "this"
+        comm = Path(f"/proc/{pid}/comm")
+        return f"{comm.read_text().strip() if comm.exists() else 'pid'} {pid}"
+
+    return {name(pid): used for pid, used in (by_process or {}).items()}
+
+
 def metric_value(metrics: Dict[str, Any], name: str) -> Any:
     metric = metrics.get(name)
     if metric is None:
@@ -188,6 +206,7 @@ def run_child(args: argparse.Namespace) -> None:
             result["batches"][batch_size] = entry
         result["config"] = json.loads(json.dumps(recorder.config.get("llm", {}), default=repr))
         result["serving_gpu_memory"] = serving_gpu_memory()
+        result["serving_gpu_memory_by_process"] = serving_gpu_memory_by_process()
     finally:
         backend.close()
     result["torch"] = torch.__version__
@@ -518,6 +537,11 @@ def main() -> None:
             log = next(iter(run["batches"].values()), {}).get("compile_cache_log")
             if log:
                 print(f"{backend} {build} build, vLLM's compile cache: " + "; ".join(log))
+    for backend, builds in results["runs"].items():
+        by_process = builds["warm"].get("serving_gpu_memory_by_process")
+        if by_process:
+            parts = ", ".join(f"{name} {used / 2**20:.0f} MiB" for name, used in by_process.items())
+            print(f"{backend}: GPU memory held after serving, by process: {parts}")
     results["claims"] = claims(results["runs"], args.batch_sizes)
     print("\n| claim | measured | ratio | verdict |\n|---|---|---|---|")
     for row in results["claims"]:

@@ -112,3 +112,26 @@ def test_compile_options_go_to_the_backends_that_compile_with_torch_compile():
     assert llm_backends.llm_options(args, "inductor", "cuda")["mode"] == "max-autotune-no-cudagraphs"
     assert "mode" not in llm_backends.llm_options(args, "vllm", "cuda")
     assert "mode" not in llm_backends.llm_options(args, "eager", "cuda")
+
+
+def test_serving_memory_by_process_names_the_measuring_process_and_the_engines(monkeypatch):
+    """Whether the process that drives vLLM holds a CUDA context of its own shows in its own line."""
+    import os
+
+    from pytest_aotperf.measure import memory
+
+    engine = os.getppid()
+    monkeypatch.setattr(memory, "nvml_tree_processes", lambda: ({os.getpid(): 512 * 2**20, engine: 3 * 2**30}, None))
+
+    by_process = llm_backends.serving_gpu_memory_by_process()
+
+    assert by_process["this"] == 512 * 2**20
+    assert by_process[f"{open(f'/proc/{engine}/comm').read().strip()} {engine}"] == 3 * 2**30
+
+
+def test_serving_memory_by_process_is_empty_where_nvml_cannot_be_read(monkeypatch):
+    from pytest_aotperf.measure import memory
+
+    monkeypatch.setattr(memory, "nvml_tree_processes", lambda: (None, "no NVML"))
+
+    assert llm_backends.serving_gpu_memory_by_process() == {}

@@ -102,20 +102,30 @@ class SystemReadings:
 
 def _nvml_used() -> Tuple[Optional[int], str, Optional[str]]:
     """GPU memory of this process tree by NVML; the whole device's where NVML shows no pids of ours."""
-    device = nvml_device()
-    if device.handle is None:
-        return None, "", device.reason
+    by_process, reason = nvml_tree_processes()
+    if by_process is None:
+        return None, "", reason
+    if by_process:
+        return sum(by_process.values()), "nvml-process-tree", None
     import pynvml
 
-    processes = pynvml.nvmlDeviceGetComputeRunningProcesses(device.handle)
-    if not processes:
+    if not pynvml.nvmlDeviceGetComputeRunningProcesses(nvml_device().handle):
         return 0, "nvml-process-tree", None
-    tree = set(process_tree())
-    ours = [p.usedGpuMemory for p in processes if p.pid in tree and p.usedGpuMemory is not None]
-    if ours:
-        return sum(ours), "nvml-process-tree", None
     # A PID namespace (containers) hides our pids from NVML: fall back to the device total.
-    return pynvml.nvmlDeviceGetMemoryInfo(device.handle).used, "nvml-device", None
+    return pynvml.nvmlDeviceGetMemoryInfo(nvml_device().handle).used, "nvml-device", None
+
+
+def nvml_tree_processes() -> Tuple[Optional[Dict[int, int]], Optional[str]]:
+    """GPU memory by pid of this process tree's processes that NVML lists (none where a PID namespace hides
+    them); None and why where NVML cannot be read."""
+    device = nvml_device()
+    if device.handle is None:
+        return None, device.reason
+    import pynvml
+
+    tree = set(process_tree())
+    processes = pynvml.nvmlDeviceGetComputeRunningProcesses(device.handle)
+    return {p.pid: p.usedGpuMemory for p in processes if p.pid in tree and p.usedGpuMemory is not None}, None
 
 
 def _trim_heap() -> None:
