@@ -86,25 +86,34 @@ def test_inductor_tokens_agree_with_eager_and_nothing_compiles_while_generating(
     assert dict(reused["model_build_s"].context)["built_in_this_test"] is False
 
 
-def test_merged_projections_give_the_same_tokens_as_eager_and_say_so_in_the_config(eager):
+@pytest.mark.parametrize(
+    "option, config",
+    [
+        ("merge_projections", ("projections", "merged: qkv_proj, gate_up_proj")),
+        ("split_argmax", ("argmax", "split: blocks of 1024, then their maxima")),
+    ],
+)
+def test_a_decode_step_change_gives_eagers_tokens_and_says_so_in_the_config(eager, option, config):
     runner, eager_generation, _ = eager
     backend = create_backend("inductor")
     try:
-        merged = backend.llm("tiny-llama", new_recorder("merged"), merge_projections=True)
-        generation = merged.generate(BATCH, PROMPT_LEN, OUTPUT_LEN, warmup=0, iterations=1)
-        layer = merged.model.model.layers[0]
-        assert (type(layer.self_attn).__name__, type(layer.mlp).__name__) == ("MergedLlamaAttention", "MergedLlamaMLP")
-        assert merged.effective_config["projections"] == "merged: qkv_proj, gate_up_proj"
+        changed = backend.llm("tiny-llama", new_recorder(option), **{option: True})
+        generation = changed.generate(BATCH, PROMPT_LEN, OUTPUT_LEN, warmup=0, iterations=1)
+        layer = changed.model.model.layers[0]
+        layer_types = (type(layer.self_attn).__name__, type(layer.mlp).__name__)
+        assert (layer_types == ("MergedLlamaAttention", "MergedLlamaMLP")) == (option == "merge_projections")
+        assert changed.effective_config[config[0]] == config[1]
     finally:
         backend.close()
     prompt = prompt_token_ids(runner.model.config.vocab_size, BATCH, PROMPT_LEN, seed=0)
     result = agreement(runner.model, prompt, eager_generation.token_ids, generation.token_ids)
     assert result.tie, result.describe()
-    assert "projections" not in runner.effective_config
+    assert config[0] not in runner.effective_config
 
 
 def test_options_for_another_backend_are_an_error_naming_them():
-    with pytest.raises(TypeError, match="takes dtype, mode, options, merge_projections; got 'batch_sizes'"):
+    accepted = "dtype, mode, options, merge_projections, split_argmax"
+    with pytest.raises(TypeError, match=f"takes {accepted}; got 'batch_sizes'"):
         create_backend("inductor").llm("tiny-llama", new_recorder("x"), batch_sizes=[1])
 
 

@@ -12,7 +12,7 @@ from pytest_aotperf.llm.hf.engine import hf_options
 from pytest_aotperf.llm.hf.generation import generate_greedy, position_tables
 from pytest_aotperf.llm.hf.programs import BuildCost, cache_length, cache_state, capture_size
 from pytest_aotperf.llm.hf.runner import record_shape_build
-from pytest_aotperf.llm.hf.static_cache import CacheWrite, StaticKVCache, attention_mask
+from pytest_aotperf.llm.hf.static_cache import ARGMAX_CHUNK, CacheWrite, StaticKVCache, attention_mask, greedy_tokens
 from pytest_aotperf.llm.hf_model import resolve_dtype, seeded_folder
 from pytest_aotperf.llm.metrics import GraphCapture, record_generation
 from pytest_aotperf.llm.runner import generation_of
@@ -104,6 +104,18 @@ def test_the_cache_writes_the_batch_rows_at_the_positions_and_masks_later_slots(
     assert mask[0, 0].tolist() == [[True, True, True, False, False], [True, True, True, True, False]]
 
 
+@pytest.mark.parametrize("vocab", [ARGMAX_CHUNK * 3, ARGMAX_CHUNK * 3 + 5, 7])
+def test_the_split_argmax_picks_the_first_of_equal_maxima_as_argmax_does(vocab):
+    logits = torch.randn(4, vocab, generator=torch.Generator().manual_seed(vocab))
+    logits[1, [vocab // 3, vocab - 1]] = 50.0  # a tie across blocks: the first wins
+    logits[2, [0, 1]] = 50.0  # a tie within a block
+    logits[3] = 1.0  # all equal
+    expected = logits.argmax(dim=-1, keepdim=True)
+    assert expected[1].item() == vocab // 3 and expected[3].item() == 0
+    assert torch.equal(greedy_tokens(logits, split=True), expected)
+    assert torch.equal(greedy_tokens(logits.to(torch.bfloat16), split=True), expected)
+
+
 @pytest.mark.parametrize(
     "batch, sizes, captured", [(1, (1, 2, 4), 1), (3, (1, 2, 4), 4), (4, (1, 2, 4), 4), (6, (1, 2, 4), 6)]
 )
@@ -163,6 +175,9 @@ def test_options_are_checked_per_backend():
     assert hf_options("inductor", spec, "cpu", {"mode": "max-autotune-no-cudagraphs"}).compile_kwargs == {
         "mode": "max-autotune-no-cudagraphs"
     }
+    assert hf_options("cudagraph", spec, "cuda", {"split_argmax": True}).split_argmax
+    with pytest.raises(TypeError, match="split_argmax takes True or False, not 1"):
+        hf_options("inductor", spec, "cpu", {"split_argmax": 1})
 
 
 def test_dtype_is_the_configs_on_a_gpu_and_float32_on_cpu_unless_given():

@@ -11,16 +11,18 @@ from .. import hf_model
 from ..specs import ModelSpec, resolve_model
 from .merged import merge_projections
 from .programs import Program, Shape, build_program, cache_length
+from .static_cache import ARGMAX_CHUNK
 
 DEFAULT_CAPTURE_SIZES = (1, 2, 4, 8, 16)
 """Batch sizes the cudagraph backend captures decode graphs at; a batch between two is padded up."""
 MODE_OPTIONS = {
     "eager": ("dtype",),
-    "inductor": ("dtype", "mode", "options", "merge_projections"),
-    "cudagraph": ("dtype", "mode", "options", "batch_sizes", "merge_projections"),
+    "inductor": ("dtype", "mode", "options", "merge_projections", "split_argmax"),
+    "cudagraph": ("dtype", "mode", "options", "batch_sizes", "merge_projections", "split_argmax"),
 }
 """What aot_llm takes on each backend: `dtype`; torch.compile's `mode` and Inductor `options`; capture sizes;
-`merge_projections=True` (q/k/v and gate/up as one GEMM each, as vLLM runs Llama; see `merged`)."""
+`merge_projections=True` (q/k/v and gate/up as one GEMM each, as vLLM runs Llama; see `merged`);
+`split_argmax=True` (the greedy argmax in two stages; see `static_cache.greedy_tokens`)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class HfOptions:
     capture_sizes: Tuple[int, ...] = ()
     compile_kwargs: Mapping[str, Any] = field(default_factory=dict)
     merge_projections: bool = False
+    split_argmax: bool = False
 
 
 def hf_options(mode: str, spec: ModelSpec, device: str, options: Mapping[str, Any]) -> HfOptions:
@@ -45,18 +48,20 @@ def hf_options(mode: str, spec: ModelSpec, device: str, options: Mapping[str, An
     dtype = hf_model.resolve_dtype(spec, device, options.get("dtype"))
     if mode == "eager":
         return HfOptions(dtype)
-    merge = options.get("merge_projections", False)
-    if not isinstance(merge, bool):
-        raise TypeError(f"aot_llm's merge_projections takes True or False, not {merge!r}")
+    switches = {name: options.get(name, False) for name in ("merge_projections", "split_argmax")}
+    for name, value in switches.items():
+        if not isinstance(value, bool):
+            raise TypeError(f"aot_llm's {name} takes True or False, not {value!r}")
     inductor_options = dict(options.get("options") or {})
     if mode == "inductor":
         kwargs: Dict[str, Any] = {"mode": options.get("mode"), "options": inductor_options or None}
         compile_kwargs = {key: value for key, value in kwargs.items() if value is not None}
-        return HfOptions(dtype, compile_kwargs=compile_kwargs, merge_projections=merge)
+        return HfOptions(dtype, compile_kwargs=compile_kwargs, **switches)
     from ...graphs.capture import check_batch_sizes, compile_kwargs_without_cudagraphs
 
     sizes = check_batch_sizes(options.get("batch_sizes"), DEFAULT_CAPTURE_SIZES)
-    return HfOptions(dtype, sizes, compile_kwargs_without_cudagraphs(options.get("mode"), inductor_options), merge)
+    compile_kwargs = compile_kwargs_without_cudagraphs(options.get("mode"), inductor_options)
+    return HfOptions(dtype, sizes, compile_kwargs, **switches)
 
 
 class HfEngine:
@@ -94,6 +99,7 @@ class HfEngine:
             shape,
             capture_sizes=self.options.capture_sizes,
             compile_kwargs=self.options.compile_kwargs,
+            split_argmax=self.options.split_argmax,
             synchronize=self.synchronize,
         )
         self._programs[shape] = program
@@ -106,8 +112,10 @@ class HfEngine:
         import transformers
 
         merged = {"projections": "merged: qkv_proj, gate_up_proj"} if self.options.merge_projections else {}
+        split = {"argmax": f"split: blocks of {ARGMAX_CHUNK}, then their maxima"} if self.options.split_argmax else {}
         return {
             **merged,
+            **split,
             "implementation": "transformers",
             "transformers_version": transformers.__version__,
             "torch_version": torch.__version__,

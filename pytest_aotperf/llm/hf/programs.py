@@ -88,9 +88,11 @@ def build_program(
     *,
     capture_sizes: Sequence[int] = (),
     compile_kwargs: Optional[Mapping[str, Any]] = None,
+    split_argmax: bool = False,
     synchronize: Callable[[], None] = lambda: None,
 ) -> Program:
-    """The steps of `shape` for backend `mode`, compiled (and captured) now, so that generation only runs them."""
+    """The steps of `shape` for backend `mode`, compiled (and captured) now, so that generation only runs them
+    (with `split_argmax`, the greedy argmax in two stages: `static_cache.greedy_tokens`)."""
     import torch
 
     if mode not in MODES:
@@ -98,7 +100,7 @@ def build_program(
     rows = capture_size(shape.batch, capture_sizes) if mode == "cudagraph" else shape.batch
     device = next(model.parameters()).device
     cache = StaticKVCache.allocate(model.config, rows, shape.cache_len, model.dtype, device)
-    step = functools.partial(forward_step, model, cache)
+    step = functools.partial(forward_step, model, cache, split_argmax=split_argmax)
     if mode == "eager":
         return Program(shape, step, step, BuildCost(details={"cache_rows": rows}))
     kwargs = {"dynamic": False, "fullgraph": True, **(compile_kwargs or {})}
