@@ -4,12 +4,13 @@ import os
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import psutil
 import pytest
 
 from pytest_aotperf.llm.engine_cache import BUILD_PREFIX, EngineCache
-from pytest_aotperf.measure.memory import COMPILE_WORKERS, process_tree
+from pytest_aotperf.measure.memory import COMPILE_WORKERS, _tree_usage, process_tree
 from pytest_aotperf.measure.timing import CpuTimer, SamplingPlan
 from pytest_aotperf.memory_monitor import (
     ABSOLUTE,
@@ -167,3 +168,13 @@ def test_an_engines_build_memory_is_the_same_for_every_test_that_uses_it():
     assert not built and {m.name: m for m in cache.build_memory} == first
     cache.close()
     assert cache.build_memory == ()
+
+
+def test_nvml_usage_is_counted_for_this_process_tree_only():
+    listed = [
+        SimpleNamespace(pid=os.getpid(), usedGpuMemory=512 * MiB),
+        SimpleNamespace(pid=os.getppid(), usedGpuMemory=9 * 2**30),  # our parent: not of our tree
+        SimpleNamespace(pid=os.getpid(), usedGpuMemory=None),  # NVML without the right to read it
+    ]
+    assert _tree_usage(listed[:2]) == {os.getpid(): 512 * MiB}
+    assert _tree_usage(listed[1:]) == {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ctypes
 import os
 from pathlib import Path
-from typing import Dict, List, Optional, Protocol, Tuple
+from typing import Any, Dict, List, Optional, Protocol, Tuple
 
 from .nvml import nvml_device
 
@@ -102,17 +102,19 @@ class SystemReadings:
 
 def _nvml_used() -> Tuple[Optional[int], str, Optional[str]]:
     """GPU memory of this process tree by NVML; the whole device's where NVML shows no pids of ours."""
-    by_process, reason = nvml_tree_processes()
-    if by_process is None:
-        return None, "", reason
-    if by_process:
-        return sum(by_process.values()), "nvml-process-tree", None
+    device = nvml_device()
+    if device.handle is None:
+        return None, "", device.reason
     import pynvml
 
-    if not pynvml.nvmlDeviceGetComputeRunningProcesses(nvml_device().handle):
+    processes = pynvml.nvmlDeviceGetComputeRunningProcesses(device.handle)
+    if not processes:
         return 0, "nvml-process-tree", None
+    ours = _tree_usage(processes)
+    if ours:
+        return sum(ours.values()), "nvml-process-tree", None
     # A PID namespace (containers) hides our pids from NVML: fall back to the device total.
-    return pynvml.nvmlDeviceGetMemoryInfo(nvml_device().handle).used, "nvml-device", None
+    return pynvml.nvmlDeviceGetMemoryInfo(device.handle).used, "nvml-device", None
 
 
 def nvml_tree_processes() -> Tuple[Optional[Dict[int, int]], Optional[str]]:
@@ -123,9 +125,13 @@ def nvml_tree_processes() -> Tuple[Optional[Dict[int, int]], Optional[str]]:
         return None, device.reason
     import pynvml
 
+    return _tree_usage(pynvml.nvmlDeviceGetComputeRunningProcesses(device.handle)), None
+
+
+def _tree_usage(processes: List[Any]) -> Dict[int, int]:
+    """The GPU memory NVML lists for each of this process tree's processes."""
     tree = set(process_tree())
-    processes = pynvml.nvmlDeviceGetComputeRunningProcesses(device.handle)
-    return {p.pid: p.usedGpuMemory for p in processes if p.pid in tree and p.usedGpuMemory is not None}, None
+    return {p.pid: p.usedGpuMemory for p in processes if p.pid in tree and p.usedGpuMemory is not None}
 
 
 def _trim_heap() -> None:
