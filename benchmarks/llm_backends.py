@@ -166,6 +166,7 @@ def run_child(args: argparse.Namespace) -> None:
     import torch
 
     from pytest_aotperf.backends import create_backend
+    from pytest_aotperf.environment import boot_id
     from pytest_aotperf.recorder import PerfRecorder
 
     backend = create_backend(args.child_backend)
@@ -174,6 +175,7 @@ def run_child(args: argparse.Namespace) -> None:
     result: Dict[str, Any] = {"backend": backend.name, "build": args.child, "device": device, "batches": {}}
     result.update(variant=args.child_variant, options=options)
     result["device_name"] = device_here()
+    result["boot_id"] = boot_id()
     try:
         for batch_size in args.batch_sizes:
             recorder = PerfRecorder.standalone(f"{backend.name}-{batch_size}", device, memory=True)
@@ -377,13 +379,21 @@ TOTAL_MEMORY = (
 )
 
 
+def on_two_machines(runs: Dict[str, Any], backends: Tuple[str, ...], build: str) -> str:
+    """Why a ratio of two backends' runs says nothing of the claim: they ran on two machines (--runs-from
+    across device calls), whose hosts differ. Runs recorded before boot ids were kept are not told apart."""
+    ids = {runs.get(backend, {}).get(build, {}).get("boot_id") for backend in backends}
+    return "" if None in ids or len(ids) == 1 else f"{' and '.join(backends)} ran on two machines"
+
+
 def total_memory_row(runs: Dict[str, Any]) -> Dict[str, Any]:
-    """The total-memory claim: comparable only where vLLM's KV cache was sized as ours (--vllm-kv-cache matched);
-    otherwise its total is its gpu_memory_utilization share of the card."""
+    """The total-memory claim: comparable only where vLLM's KV cache was sized as ours (--vllm-kv-cache matched),
+    otherwise its total is its gpu_memory_utilization share of the card, and where both ran on one machine."""
     vllm, ours = (runs.get(name, {}).get("warm", {}) for name in ("vllm", "cudagraph"))
     matched = "kv_cache_memory_bytes" in vllm.get("options", {})
-    why_not = "" if matched or not vllm else "vLLM's KV cache took its gpu_memory_utilization share of the card"
+    by_share = "" if matched or not vllm else "vLLM's KV cache took its gpu_memory_utilization share of the card"
     found = ratio(vllm.get("serving_gpu_memory"), ours.get("serving_gpu_memory"))
+    why_not = by_share or on_two_machines(runs, ("vllm", "cudagraph"), "warm")
     return claim_row(*TOTAL_MEMORY, found, lambda r: r <= 0.83, why_not)
 
 
@@ -416,7 +426,8 @@ def claims(runs: Dict[str, Any], batch_sizes: List[int]) -> List[Dict[str, Any]]
         for size in batch_sizes if scope == PER_BATCH else batch_sizes[:1]:
             name = f"{claim} (batch {size})" if scope == PER_BATCH else claim
             found = ratio(value(backends[0], build, size, keys), value(backends[1], build, size, keys))
-            rows.append(claim_row(name, measured, found, confirmed, missed_cache(backends, build, size, keys)))
+            why_not = missed_cache(backends, build, size, keys) or on_two_machines(runs, backends, build)
+            rows.append(claim_row(name, measured, found, confirmed, why_not))
     return rows
 
 

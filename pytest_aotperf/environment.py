@@ -42,6 +42,18 @@ def transparent_hugepage(setting: Path = TRANSPARENT_HUGEPAGE) -> Optional[str]:
     return selected.group(1) if selected else None
 
 
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+def boot_id(source: Path = BOOT_ID) -> Optional[str]:
+    """This boot of the machine (None off Linux): a lent GPU machine boots afresh, so runs with two boot ids
+    ran on two machines, whose hosts may differ in speed."""
+    try:
+        return source.read_text().strip() or None
+    except OSError:
+        return None
+
+
 def gpu_name() -> Optional[str]:
     import torch
 

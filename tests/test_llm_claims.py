@@ -5,6 +5,7 @@ import json
 import pytest
 
 from benchmarks import llm_backends
+from pytest_aotperf.environment import boot_id
 
 
 def run(
@@ -79,6 +80,32 @@ def test_a_warm_start_claim_is_not_judged_when_a_warm_build_missed_its_cache():
     assert start["ratio"] == pytest.approx(37.9 / 14.6)
     assert start["verdict"] == "not comparable: vllm's warm build missed its compile cache (cold)"
     assert rows["21-28% more tokens/s (batch 1)"]["verdict"] == "refuted", "throughput does not depend on the cache"
+
+
+def test_a_ratio_of_two_machines_runs_is_not_judged_and_older_runs_are_not_told_apart():
+    def booted(boot, build):
+        return dict(build, boot_id=boot)
+
+    runs = {name: {build: booted("A", kept) for build, kept in run.items()} for name, run in RUNS.items()}
+    runs["inductor"] = {"warm": booted("B", RUNS["inductor"]["warm"])}  # joined with --runs-from on machine B
+    rows = {row["claim"]: row for row in llm_backends.claims(runs, [1])}
+    graphs = rows["15-25% lower latency from CUDA graphs (batch 1)"]
+    assert graphs["ratio"] == pytest.approx(0.197 / 1.46)
+    assert graphs["verdict"] == "not comparable: cudagraph and inductor ran on two machines"
+    assert rows["21-28% more tokens/s (batch 1)"]["verdict"] == "refuted", "vllm and cudagraph ran on one"
+    runs["vllm"] = {"warm": dict(RUNS["vllm"]["warm"], options={"kv_cache_memory_bytes": 1}, boot_id="B")}
+    runs["cudagraph"]["warm"]["serving_gpu_memory"] = runs["vllm"]["warm"]["serving_gpu_memory"] = 3.0e9
+    memory = llm_backends.total_memory_row(runs)
+    assert memory["verdict"] == "not comparable: vllm and cudagraph ran on two machines"
+    runs["cudagraph"]["warm"].pop("boot_id")
+    assert llm_backends.total_memory_row(runs)["verdict"] == "refuted", "a run without a boot id is not told apart"
+
+
+def test_the_boot_id_is_read_from_the_kernel_or_is_none(tmp_path):
+    boot = tmp_path / "boot_id"
+    boot.write_text("ae1eedf6-511b-4053-9f92-0069ad9ddc5c\n")
+    assert boot_id(boot) == "ae1eedf6-511b-4053-9f92-0069ad9ddc5c"
+    assert boot_id(tmp_path / "absent") is None
 
 
 def test_runs_kept_from_an_earlier_part_must_share_the_compared_arguments(tmp_path):
